@@ -1,0 +1,534 @@
+"""One function turns a stack name into a ``StackSpec``; everything downstream takes a ``StackSpec``.
+
+Loading parses ``stacks/catalog.yaml`` and ``stacks/Pulumi.<stack>.yaml`` once, overlays the stack's
+``llmstack:`` settings on the catalog, validates the structure with the pydantic models and remembers where
+every value was written, so a finding can name the file, the field and the line.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from infra.catalog.deploy import OVERLAY_SECTIONS, STACK_KEYS, DeploySettings
+from infra.catalog.findings import Finding, Location, Severity
+from infra.catalog.models import Catalog
+from infra.catalog.yamlsource import Path, YamlDocument, YamlProblem, dotted, parse_yaml
+
+PROJECT = "llmstack"
+DEFAULT_STACKS_DIR = FsPath("stacks")
+CATALOG_NAME = "catalog.yaml"
+
+
+def stack_file_name(stack: str) -> str:
+    return f"Pulumi.{stack}.yaml"
+
+
+def discover_stacks(stacks_dir: FsPath = DEFAULT_STACKS_DIR) -> list[str]:
+    """Every ``Pulumi.<stack>.yaml`` in the stacks directory, sorted."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Maps a path in the merged catalog to where it was written."""
+
+    catalog: YamlDocument
+    stack: YamlDocument | None
+    #: catalog section -> the stack-file key it was overlaid from, e.g. "budget" -> "llmstack:budget"
+    overlaid: Mapping[str, str] = field(default_factory=dict)
+
+    def locate(self, path: Path) -> Location:
+        if self.stack is not None and path and isinstance(path[0], str) and path[0] in self.overlaid:
+            stack_path: Path = ("config", self.overlaid[path[0]], *path[1:])
+            line = _nearest_line(self.stack, stack_path)
+            if (tuple(stack_path) in self.stack.lines) or len(path) == 1:
+                return Location(self.stack.file, dotted(stack_path), line)
+        return Location(self.catalog.file, dotted(path), _nearest_line(self.catalog, path))
+
+    def locate_stack_key(self, key: str, *rest: str | int) -> Location:
+        assert self.stack is not None
+        path: Path = ("config", f"{PROJECT}:{key}", *rest)
+        return Location(self.stack.file, dotted(path), _nearest_line(self.stack, path))
+
+
+def _nearest_line(doc: YamlDocument, path: Path) -> int | None:
+    for end in range(len(path), -1, -1):
+        line = doc.lines.get(tuple(path[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """Everything one stack is: the merged catalog (enabled groups only) and its deployment settings."""
+
+    name: str
+    catalog: Catalog
+    deploy: DeploySettings
+    sources: SourceMap
+    #: groups the catalog declares that this stack does not enable
+    disabled_models: tuple[str, ...] = ()
+    #: findings made while loading that are not errors (dropped fallbacks, ...)
+    load_notes: tuple[Finding, ...] = ()
+    #: secret values the stack supplies, by Secret Manager secret id (from Pulumi config, never a file)
+    secret_ids_with_values: frozenset[str] = frozenset()
+
+    def locate(self, *path: str | int) -> Location:
+        return self.sources.locate(tuple(path))
+
+    @property
+    def documents(self) -> list[YamlDocument]:
+        docs = [self.sources.catalog]
+        if self.sources.stack is not None:
+            docs.append(self.sources.stack)
+        return docs
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    stack: str
+    spec: StackSpec | None
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not any(f.is_error for f in self.findings)
+
+
+def display_path(path: FsPath, root: FsPath) -> str:
+    """How findings name a file: relative to the project root when inside it, so output is the same anywhere."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def find_project_root(start: FsPath | None = None) -> FsPath:
+    """The nearest directory at or above ``start`` holding ``Pulumi.yaml``; ``start`` itself when none does."""
+    here = (start or FsPath.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").exists():
+            return candidate
+    return here
+
+
+def read_document(path: FsPath, display: str | None = None) -> YamlDocument:
+    return parse_yaml(path.read_text(encoding="utf-8"), display or str(path))
+
+
+def load_stack(
+    stack: str,
+    *,
+    stacks_dir: FsPath = DEFAULT_STACKS_DIR,
+    catalog_path: FsPath | None = None,
+    stack_config: Mapping[str, Any] | None = None,
+) -> LoadResult:
+    """Load one stack from files.
+
+    ``stack_config`` replaces the stack file's ``config:`` block when given: the Pulumi program passes what the
+    engine resolved, so ``pulumi config set`` and ``--config`` win exactly as they do for the engine. The stack
+    file is still read (when present) to point findings at lines.
+    """
+    root = find_project_root(stacks_dir)
+    catalog_path = catalog_path or stacks_dir / CATALOG_NAME
+    try:
+        catalog_doc = read_document(catalog_path, display_path(catalog_path, root))
+    except FileNotFoundError:
+        return LoadResult(
+            stack, None, [_missing(display_path(catalog_path, root), "the catalog", "create it (see README)")]
+        )
+    except YamlProblem as exc:
+        return LoadResult(stack, None, [_yaml_finding(exc)])
+    stack_path = stacks_dir / stack_file_name(stack)
+    stack_doc: YamlDocument | None
+    try:
+        stack_doc = read_document(stack_path, display_path(stack_path, root))
+    except FileNotFoundError:
+        if stack_config is None:
+            known = ", ".join(discover_stacks(stacks_dir)) or "none"
+            return LoadResult(
+                stack,
+                None,
+                [
+                    _missing(
+                        display_path(stack_path, root),
+                        f"stack {stack!r}",
+                        f"create it, or use one of the known stacks: {known}",
+                    )
+                ],
+            )
+        stack_doc = None
+    except YamlProblem as exc:
+        return LoadResult(stack, None, [_yaml_finding(exc)])
+    return build_spec(stack, catalog_doc, stack_doc, stack_config)
+
+
+def build_spec(
+    stack: str,
+    catalog_doc: YamlDocument,
+    stack_doc: YamlDocument | None,
+    stack_config: Mapping[str, Any] | None = None,
+) -> LoadResult:
+    findings: list[Finding] = []
+    if stack_config is None:
+        file_config = stack_doc.data.get("config") if stack_doc and isinstance(stack_doc.data, dict) else None
+        stack_config = file_config if isinstance(file_config, Mapping) else {}
+    ours = _our_keys(stack_config)
+
+    def stack_loc(key: str, *rest: str | int) -> Location:
+        if stack_doc is None:
+            return Location(stack_file_name(stack), dotted(("config", f"{PROJECT}:{key}", *rest)))
+        return SourceMap(catalog_doc, stack_doc).locate_stack_key(key, *rest)
+
+    for key in ours:
+        if key not in STACK_KEYS:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "unknown-key",
+                    stack_loc(key),
+                    f"unknown stack setting '{PROJECT}:{key}'{_suggest(key, STACK_KEYS)}",
+                    f"use one of: {', '.join(PROJECT + ':' + k for k in STACK_KEYS)}",
+                )
+            )
+
+    raw = copy.deepcopy(catalog_doc.data) if isinstance(catalog_doc.data, dict) else None
+    if raw is None:
+        return LoadResult(
+            stack,
+            None,
+            [
+                Finding(
+                    Severity.ERROR,
+                    "wrong-type",
+                    Location(catalog_doc.file, "", 1),
+                    "the catalog must be a mapping with providers, models, fallbacks, routes, router and budget",
+                    "start from the shipped stacks/catalog.yaml",
+                )
+            ],
+        )
+    overlaid: dict[str, str] = {}
+    for section in OVERLAY_SECTIONS:
+        if section not in ours:
+            continue
+        value = ours[section]
+        if not isinstance(value, Mapping):
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "wrong-type",
+                    stack_loc(section),
+                    f"'{PROJECT}:{section}' must be a mapping of fields to override, got {type(value).__name__}",
+                    f"write it as a mapping, e.g. {PROJECT}:{section}: {{<field>: <value>}}",
+                )
+            )
+            continue
+        base = raw.get(section)
+        raw[section] = _deep_merge(base if isinstance(base, dict) else {}, value)
+        overlaid[section] = f"{PROJECT}:{section}"
+    sources = SourceMap(catalog_doc, stack_doc, overlaid)
+
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        findings.extend(_validation_findings(exc, Catalog, sources.locate, ()))
+        return LoadResult(stack, None, findings)
+
+    deploy_raw = {k: ours[k] for k in ("railway", "telegram", "services") if k in ours}
+    try:
+        deploy = DeploySettings.model_validate(deploy_raw)
+    except ValidationError as exc:
+        findings.extend(
+            _validation_findings(exc, DeploySettings, lambda p: stack_loc(str(p[0]), *p[1:]), ())
+        )
+        return LoadResult(stack, None, findings)
+
+    secrets = ours.get("secrets", {})
+    secret_ids: frozenset[str] = frozenset()
+    if isinstance(secrets, Mapping):
+        secret_ids = frozenset(str(k) for k in secrets)
+    else:
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "wrong-type",
+                stack_loc("secrets"),
+                f"'{PROJECT}:secrets' must map Secret Manager ids to secret values",
+                f"set each with: pulumi config set --secret --path '{PROJECT}:secrets.<SECRET-ID>' <value>",
+            )
+        )
+
+    catalog, disabled, notes, enable_findings = _narrow_to_enabled(catalog, ours.get("enabled_models"), stack_loc)
+    findings.extend(enable_findings)
+    if any(f.is_error for f in findings):
+        return LoadResult(stack, None, findings)
+    spec = StackSpec(
+        name=stack,
+        catalog=catalog,
+        deploy=deploy,
+        sources=sources,
+        disabled_models=disabled,
+        load_notes=tuple(notes),
+        secret_ids_with_values=secret_ids,
+    )
+    return LoadResult(stack, spec, findings + list(notes))
+
+
+def _our_keys(config: Mapping[str, Any]) -> dict[str, Any]:
+    ours: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if name and namespace == PROJECT:
+            ours[name] = value
+    return ours
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _narrow_to_enabled(
+    catalog: Catalog,
+    enabled: Any,
+    stack_loc: typing.Callable[..., Location],
+) -> tuple[Catalog, tuple[str, ...], list[Finding], list[Finding]]:
+    if enabled is None:
+        return catalog, (), [], []
+    findings: list[Finding] = []
+    if not isinstance(enabled, list) or not all(isinstance(g, str) for g in enabled):
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "wrong-type",
+                stack_loc("enabled_models"),
+                f"'{PROJECT}:enabled_models' must be a list of model group names",
+                f"write e.g. {PROJECT}:enabled_models: [claude-sonnet, gemini-flash]",
+            )
+        )
+        return catalog, (), [], findings
+    for i, group in enumerate(enabled):
+        if group not in catalog.models:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "unknown-group",
+                    stack_loc("enabled_models", i),
+                    f"'{group}' is not a model group of the catalog{_suggest(group, catalog.models)}",
+                    f"use one of: {', '.join(catalog.models)}",
+                )
+            )
+    if findings:
+        return catalog, (), [], findings
+    keep = set(enabled)
+    disabled = tuple(g for g in catalog.models if g not in keep)
+    notes: list[Finding] = []
+
+    def narrow(kind: str, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for source, targets in table.items():
+            if source not in keep:
+                continue
+            dropped = [t for t in targets if t not in keep and t in catalog.models]
+            for target in dropped:
+                notes.append(
+                    Finding(
+                        Severity.INFO,
+                        "fallback-dropped",
+                        stack_loc("enabled_models"),
+                        f"{kind} {source} -> {target} is dropped: '{target}' is not enabled in this stack",
+                        f"enable '{target}' here if {source} should still fall back to it",
+                        subject=source,
+                    )
+                )
+            out[source] = [t for t in targets if t in keep or t not in catalog.models]
+        return out
+
+    for route, group in catalog.routes.items():
+        if group not in keep:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "route-disabled",
+                    stack_loc("enabled_models"),
+                    f"route '{route}' points at '{group}', which this stack does not enable",
+                    f"add '{group}' to {PROJECT}:enabled_models, or point the route elsewhere with "
+                    f"{PROJECT}:routes: {{{route}: <enabled group>}}",
+                    subject=route,
+                )
+            )
+    narrowed = catalog.model_copy(
+        update={
+            "models": {g: m for g, m in catalog.models.items() if g in keep},
+            "fallbacks": narrow("fallback", catalog.fallbacks),
+            "context_window_fallbacks": narrow("context-window fallback", catalog.context_window_fallbacks),
+            "content_policy_fallbacks": narrow("content-policy fallback", catalog.content_policy_fallbacks),
+        }
+    )
+    return narrowed, disabled, notes, findings
+
+
+# --- pydantic errors as findings -------------------------------------------------------------------------
+
+
+def _validation_findings(
+    exc: ValidationError,
+    model: type[BaseModel],
+    locate: typing.Callable[[Path], Location],
+    prefix: Path,
+) -> list[Finding]:
+    out: list[Finding] = []
+    for error in exc.errors():
+        loc: Path = (*prefix, *(p for p in error["loc"] if not str(p).startswith("function-")))
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            known = _fields_at(model, loc[:-1])
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "unknown-key",
+                    locate(loc),
+                    f"unknown key '{key}'{_suggest(key, known)}",
+                    f"remove it or use one of: {', '.join(known)}" if known else "remove it",
+                )
+            )
+        elif kind == "missing" and loc[-1] == "price_per_mtok":
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "unpriced-model",
+                    locate(loc[:-1]),
+                    f"'{loc[-2]}' has no price: LiteLLM would record its spend as $0 and no budget could stop it",
+                    f"add price_per_mtok: {{input: <USD>, output: <USD>}} under {dotted(loc[:-1])}",
+                    subject=str(loc[-2]),
+                )
+            )
+        elif kind == "missing":
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "missing-key",
+                    locate(loc[:-1]),
+                    f"required key '{loc[-1]}' is missing",
+                    f"add '{loc[-1]}' under {dotted(loc[:-1]) or 'the top level'}",
+                )
+            )
+        elif kind == "string_pattern_mismatch":
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "unsafe-name",
+                    locate(loc),
+                    f"{error['input']!r} is not a safe name here (must match {error['ctx']['pattern']})",
+                    "use lower-case letters, digits and single '-', '_' or '.' between them",
+                )
+            )
+        elif kind == "literal_error":
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "invalid-value",
+                    locate(loc),
+                    f"{error['input']!r} is not allowed here: {error['msg'].lower()}",
+                    f"use {error['ctx']['expected']}",
+                )
+            )
+        else:
+            value = error.get("input")
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "wrong-type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid-value",
+                    locate(loc),
+                    f"{error['msg']} (got {value!r})" if not isinstance(value, (dict, list)) else error["msg"],
+                    _type_fix(model, loc),
+                )
+            )
+    return out
+
+
+def _type_fix(model: type[BaseModel], loc: Path) -> str:
+    annotation = _annotation_at(model, loc)
+    if annotation is None:
+        return "see the catalog reference in the README"
+    return f"give a value of type {_describe(annotation)}"
+
+
+def _describe(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _describe(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_describe(a) for a in typing.get_args(annotation))}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _annotation_at(model: type[BaseModel], loc: Path) -> Any:
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    return current
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
+    target = _unwrap(_annotation_at(model, loc) if loc else model)
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        return list(target.model_fields)
+    return []
+
+
+def _suggest(word: str, candidates: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _missing(file: str, what: str, fix: str) -> Finding:
+    return Finding(Severity.ERROR, "missing-file", Location(file, ""), f"{what} is missing: {file}", fix)
+
+
+def _yaml_finding(exc: YamlProblem) -> Finding:
+    code = "duplicate-key" if exc.message.startswith("duplicate key") else "yaml-syntax"
+    return Finding(Severity.ERROR, code, Location(exc.file, exc.field, exc.line), exc.message, exc.fix)

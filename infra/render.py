@@ -1,0 +1,184 @@
+"""The gateway config: ``templates/litellm-config.yaml.j2`` rendered from one ``StackSpec``.
+
+The template lays out LiteLLM's structure; this module computes the values (once, from the spec and
+``infra.chains``) and emits each through the ``yaml`` filter. Secrets never appear: provider keys, the master key
+and Redis credentials are ``os.environ/NAME`` references the proxy resolves at start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from infra.catalog import StackSpec
+from infra.catalog.models import Catalog, Retries
+from infra.chains import retries_for
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_NAME = "litellm-config.yaml.j2"
+
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+REDIS_ENV = {"host": "REDIS_HOST", "port": "REDIS_PORT", "password": "REDIS_PASSWORD"}
+
+_LITELLM_PREFIX = {"anthropic": "anthropic", "openai": "openai", "gemini": "gemini"}
+_CAPABILITY_INFO = {
+    "tools": "supports_function_calling",
+    "vision": "supports_vision",
+    "json": "supports_response_schema",
+    "reasoning": "supports_reasoning",
+    "pdf": "supports_pdf_input",
+}
+
+
+def yaml_value(value: Any) -> str:
+    """One value as flow-style YAML that ``yaml.safe_load`` reads back exactly.
+
+    Strings are JSON-quoted (a JSON string is a valid YAML double-quoted scalar), so nothing in the catalog can
+    start a new key, a comment or an anchor. Floats always carry a decimal point, because PyYAML (YAML 1.1)
+    reads ``3e-06`` as a *string*: a price that LiteLLM would then ignore.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        if text in ("inf", "-inf", "nan"):
+            raise ValueError(f"cannot render non-finite number {text}")
+        mantissa, e, exponent = text.partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        return mantissa + (e + exponent if e else "")
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=True)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{yaml_value(str(k))}: {yaml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot render {type(value).__name__} into the gateway config")
+
+
+def per_token(price_per_mtok: float) -> float:
+    """USD per million tokens -> USD per token, without binary noise (0.3/1e6 is 2.9999999999999997e-07)."""
+    return float(Decimal(repr(price_per_mtok)) / Decimal(1_000_000))
+
+
+def retry_policy(retries: Retries) -> dict[str, int]:
+    return {
+        "RateLimitErrorRetries": retries.rate_limit,
+        "InternalServerErrorRetries": retries.server_error,
+        "ServiceUnavailableErrorRetries": retries.server_error,
+        "TimeoutErrorRetries": retries.timeout,
+        # a bad request, a wrong key or an unknown model does not heal by retrying
+        "BadRequestErrorRetries": 0,
+        "AuthenticationErrorRetries": 0,
+        "NotFoundErrorRetries": 0,
+        "ContentPolicyViolationErrorRetries": 0,
+    }
+
+
+@dataclass(frozen=True)
+class Deployment:
+    group: str
+    litellm_model: str
+    api_key_ref: str
+    api_base: str | None
+    timeout_s: float
+    input_cost_per_token: float
+    output_cost_per_token: float
+    model_info: dict[str, Any]
+
+
+def deployments(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> list[Deployment]:
+    catalog = spec.catalog
+    out: list[Deployment] = []
+    for group, model in catalog.models.items():
+        provider = catalog.providers[model.provider]
+        kind = provider.resolved_kind(model.provider)
+        info: dict[str, Any] = {
+            "id": f"{spec.name}-{group}",
+            "input_cost_per_token": per_token(model.price_per_mtok.input),
+            "output_cost_per_token": per_token(model.price_per_mtok.output),
+            "max_input_tokens": model.context_window,
+            "max_output_tokens": model.max_output_tokens,
+        }
+        for capability, flag in _CAPABILITY_INFO.items():
+            info[flag] = capability in model.capabilities
+        out.append(
+            Deployment(
+                group=group,
+                litellm_model=f"{_LITELLM_PREFIX[kind]}/{model.model}",
+                api_key_ref=f"os.environ/{provider.resolved_env(model.provider)}",
+                api_base=(api_bases or {}).get(kind),
+                timeout_s=catalog.router.timeout_s,
+                input_cost_per_token=info["input_cost_per_token"],
+                output_cost_per_token=info["output_cost_per_token"],
+                model_info=info,
+            )
+        )
+    return out
+
+
+def _fallback_list(table: Mapping[str, list[str]], catalog: Catalog) -> list[dict[str, list[str]]]:
+    return [{source: list(targets)} for source, targets in table.items() if source in catalog.models and targets]
+
+
+def template_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # YAML, not HTML: escaping is the `yaml` filter's job
+        keep_trailing_newline=True,
+    )
+    env.filters["yaml"] = yaml_value
+    return env
+
+
+def render_context(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    catalog = spec.catalog
+    configured = catalog.router.retries
+    redis = (
+        {key: f"os.environ/{env}" for key, env in REDIS_ENV.items()}
+        if catalog.gateway.shared_state == "redis"
+        else None
+    )
+    return {
+        "stack": spec.name,
+        "catalog_file": spec.sources.catalog.file,
+        "deployments": deployments(spec, api_bases),
+        "router": catalog.router,
+        "retry_policy": retry_policy(configured),
+        "group_retry_policies": {g: retry_policy(retries_for(catalog, g)) for g in catalog.models},
+        "fallbacks": _fallback_list(catalog.fallbacks, catalog),
+        "context_window_fallbacks": _fallback_list(catalog.context_window_fallbacks, catalog),
+        "content_policy_fallbacks": _fallback_list(catalog.content_policy_fallbacks, catalog),
+        "routes": dict(catalog.routes),
+        "redis": redis,
+        "request_timeout_s": catalog.router.max_request_s,
+        "master_key_ref": f"os.environ/{MASTER_KEY_ENV}",
+    }
+
+
+def render_gateway_config(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> str:
+    """The LiteLLM proxy config for one stack. ``api_bases`` (provider kind -> URL) is for local runs only."""
+    template = template_environment().get_template(TEMPLATE_NAME)
+    return template.render(**render_context(spec, api_bases))
+
+
+def provider_env_names(spec: StackSpec) -> dict[str, str]:
+    """Environment variable -> Secret Manager secret id, for every provider an enabled group uses."""
+    catalog = spec.catalog
+    used = {model.provider for model in catalog.models.values()}
+    return {
+        catalog.providers[name].resolved_env(name): catalog.providers[name].api_key_secret
+        for name in catalog.providers
+        if name in used
+    }
