@@ -144,11 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser, *, many: bool) -> None:
         if many:
-            p.add_argument("--stack", action="append", metavar="NAME", help="a stack (repeatable; default: all)")
+            p.add_argument(
+                "--stack", action="append", metavar="NAME", help="a stack (repeatable; default: all)"
+            )
         else:
             p.add_argument("--stack", action="append", metavar="NAME", required=True, help="the stack")
         p.add_argument("--catalog", metavar="PATH", help="the catalog (default: stacks/catalog.yaml)")
-        p.add_argument("--stacks-dir", metavar="DIR", help="where Pulumi.<stack>.yaml live (default: stacks/)")
+        p.add_argument(
+            "--stacks-dir", metavar="DIR", help="where Pulumi.<stack>.yaml live (default: stacks/)"
+        )
 
     check = sub.add_parser("check", help="validate stacks (exit 1 if any is invalid)")
     common(check, many=True)

@@ -7,7 +7,6 @@ and Redis credentials are ``os.environ/NAME`` references the proxy resolves at s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,8 +38,8 @@ _CAPABILITY_INFO = {
 def yaml_value(value: Any) -> str:
     """One value as flow-style YAML that ``yaml.safe_load`` reads back exactly.
 
-    Strings are JSON-quoted (a JSON string is a valid YAML double-quoted scalar), so nothing in the catalog can
-    start a new key, a comment or an anchor. Floats always carry a decimal point, because PyYAML (YAML 1.1)
+    Strings are double-quoted with everything but printable ASCII escaped, so nothing in the catalog can start
+    a new key, a comment or an anchor. Floats always carry a decimal point, because PyYAML (YAML 1.1)
     reads ``3e-06`` as a *string*: a price that LiteLLM would then ignore.
     """
     if value is None:
@@ -58,12 +57,33 @@ def yaml_value(value: Any) -> str:
             mantissa += ".0"
         return mantissa + (e + exponent if e else "")
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=True)
+        return _quoted(value)
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{yaml_value(str(k))}: {yaml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     raise TypeError(f"cannot render {type(value).__name__} into the gateway config")
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar; anything but printable ASCII is escaped (\\u or \\U, never a surrogate
+    pair, which PyYAML would read back as two characters)."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def per_token(price_per_mtok: float) -> float:
@@ -128,7 +148,9 @@ def deployments(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> 
 
 
 def _fallback_list(table: Mapping[str, list[str]], catalog: Catalog) -> list[dict[str, list[str]]]:
-    return [{source: list(targets)} for source, targets in table.items() if source in catalog.models and targets]
+    return [
+        {source: list(targets)} for source, targets in table.items() if source in catalog.models and targets
+    ]
 
 
 def template_environment() -> jinja2.Environment:

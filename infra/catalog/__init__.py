@@ -1,7 +1,7 @@
 """The catalog: typed models, loading with source locations, and findings. Imports nothing else of ours."""
 
 from infra.catalog.deploy import DeploySettings
-from infra.catalog.findings import CatalogInvalid, Finding, Location, Severity
+from infra.catalog.findings import Finding, InvalidStackError, Location, Severity
 from infra.catalog.loader import (
     CATALOG_NAME,
     DEFAULT_STACKS_DIR,
@@ -20,9 +20,9 @@ __all__ = [
     "DEFAULT_STACKS_DIR",
     "PROJECT",
     "Catalog",
-    "CatalogInvalid",
     "DeploySettings",
     "Finding",
+    "InvalidStackError",
     "LoadResult",
     "Location",
     "ModelGroup",

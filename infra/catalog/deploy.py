@@ -12,7 +12,9 @@ from pydantic import Field, StringConstraints, model_validator
 
 from infra.catalog.models import Identifier, Strict
 
-ImageRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")]
+ImageRef = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
+]
 RepoName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
 
 
@@ -42,6 +44,13 @@ class RailwaySettings(Strict):
     api_url: str = "https://backboard.railway.com/graphql/v2"
 
 
+UpdateType = Literal["message", "edited_message", "callback_query"]
+
+
+def _default_update_types() -> list[UpdateType]:
+    return ["message", "callback_query"]
+
+
 class TelegramSettings(Strict):
     api_base: str = "https://api.telegram.org"
     #: who may talk to the bot; an empty list means nobody
@@ -49,17 +58,19 @@ class TelegramSettings(Strict):
     admin_chat_id: int | None = None
     #: a route alias from the catalog
     default_route: Identifier = "balanced"
-    allowed_updates: list[Literal["message", "edited_message", "callback_query"]] = Field(
-        default_factory=lambda: ["message", "callback_query"]
-    )
+    allowed_updates: list[UpdateType] = Field(default_factory=_default_update_types)
 
 
 class ServicesSettings(Strict):
     gateway: ServiceSource = Field(
-        default_factory=lambda: ServiceSource(repo="llm-stack/llm-stack", root_directory="services/litellm-gateway")
+        default_factory=lambda: ServiceSource(
+            repo="llm-stack/llm-stack", root_directory="services/litellm-gateway"
+        )
     )
     bot: ServiceSource = Field(
-        default_factory=lambda: ServiceSource(repo="llm-stack/llm-stack", root_directory="services/telegram-bot")
+        default_factory=lambda: ServiceSource(
+            repo="llm-stack/llm-stack", root_directory="services/telegram-bot"
+        )
     )
     healthcheck_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 120
 

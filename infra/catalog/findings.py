@@ -55,7 +55,7 @@ class Finding:
         }
 
 
-class CatalogInvalid(Exception):
+class InvalidStackError(Exception):
     """Raised where a caller needs a valid stack and the stack has errors (the Pulumi entry point)."""
 
     def __init__(self, stack: str, findings: list[Finding]) -> None:
@@ -63,4 +63,6 @@ class CatalogInvalid(Exception):
         self.findings = findings
         errors = [f for f in findings if f.is_error]
         body = "\n".join(f.format() for f in errors)
-        super().__init__(f"stack {stack!r} is invalid ({len(errors)} error(s)); nothing was deployed:\n{body}")
+        super().__init__(
+            f"stack {stack!r} is invalid ({len(errors)} error(s)); nothing was deployed:\n{body}"
+        )

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from infra.catalog.deploy import OVERLAY_SECTIONS, STACK_KEYS, DeploySettings
 from infra.catalog.findings import Finding, Location, Severity
 from infra.catalog.models import Catalog
-from infra.catalog.yamlsource import Path, YamlDocument, YamlProblem, dotted, parse_yaml
+from infra.catalog.yamlsource import Path, YamlDocument, YamlSyntaxError, dotted, parse_yaml
 
 PROJECT = "llmstack"
 DEFAULT_STACKS_DIR = FsPath("stacks")
@@ -147,7 +147,7 @@ def load_stack(
         return LoadResult(
             stack, None, [_missing(display_path(catalog_path, root), "the catalog", "create it (see README)")]
         )
-    except YamlProblem as exc:
+    except YamlSyntaxError as exc:
         return LoadResult(stack, None, [_yaml_finding(exc)])
     stack_path = stacks_dir / stack_file_name(stack)
     stack_doc: YamlDocument | None
@@ -168,7 +168,7 @@ def load_stack(
                 ],
             )
         stack_doc = None
-    except YamlProblem as exc:
+    except YamlSyntaxError as exc:
         return LoadResult(stack, None, [_yaml_finding(exc)])
     return build_spec(stack, catalog_doc, stack_doc, stack_config)
 
@@ -248,9 +248,7 @@ def build_spec(
     try:
         deploy = DeploySettings.model_validate(deploy_raw)
     except ValidationError as exc:
-        findings.extend(
-            _validation_findings(exc, DeploySettings, lambda p: stack_loc(str(p[0]), *p[1:]), ())
-        )
+        findings.extend(_validation_findings(exc, DeploySettings, lambda p: stack_loc(str(p[0]), *p[1:]), ()))
         return LoadResult(stack, None, findings)
 
     secrets = ours.get("secrets", {})
@@ -268,7 +266,9 @@ def build_spec(
             )
         )
 
-    catalog, disabled, notes, enable_findings = _narrow_to_enabled(catalog, ours.get("enabled_models"), stack_loc)
+    catalog, disabled, notes, enable_findings = _narrow_to_enabled(
+        catalog, ours.get("enabled_models"), stack_loc
+    )
     findings.extend(enable_findings)
     if any(f.is_error for f in findings):
         return LoadResult(stack, None, findings)
@@ -456,7 +456,9 @@ def _validation_findings(
                     Severity.ERROR,
                     "wrong-type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid-value",
                     locate(loc),
-                    f"{error['msg']} (got {value!r})" if not isinstance(value, (dict, list)) else error["msg"],
+                    f"{error['msg']} (got {value!r})"
+                    if not isinstance(value, (dict, list))
+                    else error["msg"],
                     _type_fix(model, loc),
                 )
             )
@@ -529,6 +531,6 @@ def _missing(file: str, what: str, fix: str) -> Finding:
     return Finding(Severity.ERROR, "missing-file", Location(file, ""), f"{what} is missing: {file}", fix)
 
 
-def _yaml_finding(exc: YamlProblem) -> Finding:
+def _yaml_finding(exc: YamlSyntaxError) -> Finding:
     code = "duplicate-key" if exc.message.startswith("duplicate key") else "yaml-syntax"
     return Finding(Severity.ERROR, code, Location(exc.file, exc.field, exc.line), exc.message, exc.fix)

@@ -24,7 +24,7 @@ class YamlDocument:
     text: str = ""
 
 
-class YamlProblem(Exception):
+class YamlSyntaxError(Exception):
     def __init__(self, file: str, line: int | None, field: str, message: str, fix: str) -> None:
         super().__init__(message)
         self.file = file
@@ -51,7 +51,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise YamlProblem(
+        raise YamlSyntaxError(
             file,
             mark.line + 1 if mark else None,
             "",
@@ -76,7 +76,7 @@ def _build(node: yaml.Node, path: Path, doc: YamlDocument, constructor: yaml.Saf
         for key_node, value_node in node.value:
             key = constructor.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise YamlProblem(
+                raise YamlSyntaxError(
                     doc.file,
                     key_node.start_mark.line + 1,
                     dotted(path),
@@ -86,7 +86,7 @@ def _build(node: yaml.Node, path: Path, doc: YamlDocument, constructor: yaml.Saf
             key = str(key) if not isinstance(key, str) else key
             if key in out:
                 first = doc.lines.get((*path, key))
-                raise YamlProblem(
+                raise YamlSyntaxError(
                     doc.file,
                     key_node.start_mark.line + 1,
                     dotted((*path, key)),

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
-from infra.catalog import Finding, LoadResult, Severity, StackSpec, load_stack
+from infra.catalog import DEFAULT_STACKS_DIR, Finding, LoadResult, Severity, StackSpec, load_stack
 from infra.checks.budget import check_budget, check_shared_state
 from infra.checks.context import CheckContext
 from infra.checks.graph import (
@@ -57,7 +58,8 @@ def _apply_waivers(spec: StackSpec, findings: list[Finding]) -> list[Finding]:
     for finding in findings:
         group = catalog.routes.get(finding.subject or "", finding.subject)
         model = catalog.models.get(group or "")
-        reason = model.waivers.get(finding.code) if model else None  # type: ignore[call-overload]
+        waivers: dict[str, str] = {str(code): why for code, why in model.waivers.items()} if model else {}
+        reason = waivers.get(finding.code)
         if reason and finding.severity is not Severity.INFO:
             finding = replace(
                 finding,
@@ -69,9 +71,15 @@ def _apply_waivers(spec: StackSpec, findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def check_stack(stack: str, today: dt.date | None = None, **load_args: object) -> LoadResult:
+def check_stack(
+    stack: str,
+    today: dt.date | None = None,
+    *,
+    stacks_dir: Path = DEFAULT_STACKS_DIR,
+    catalog_path: Path | None = None,
+) -> LoadResult:
     """Load and check one stack: the load findings, or the load notes plus every check's findings."""
-    loaded = load_stack(stack, **load_args)  # type: ignore[arg-type]
+    loaded = load_stack(stack, stacks_dir=stacks_dir, catalog_path=catalog_path)
     if loaded.spec is None:
         return loaded
     return LoadResult(stack, loaded.spec, run_checks(loaded.spec, today))

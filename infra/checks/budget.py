@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from infra.catalog import Finding, Severity
@@ -34,7 +35,7 @@ def check_budget(ctx: CheckContext) -> list[Finding]:
                 "use fractions such as [0.5, 0.8, 1.0]",
             )
         )
-    elif any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+    elif any(b <= a for a, b in itertools.pairwise(thresholds)):
         out.append(
             Finding(
                 Severity.ERROR,

@@ -141,7 +141,9 @@ def check_survival(ctx: CheckContext) -> list[Finding]:
             Finding(
                 Severity.ERROR,
                 "single-provider",
-                spec.locate("fallbacks", group) if group in catalog.fallbacks else spec.locate("models", group),
+                spec.locate("fallbacks", group)
+                if group in catalog.fallbacks
+                else spec.locate("models", group),
                 f"'{group}'{used_by} does not survive the loss of {model.provider}: its effective chain "
                 f"{' -> '.join(chain.groups)} never reaches another provider",
                 fix + f", or waive it with models.{group}.waivers.single-provider: <reason>",

@@ -112,7 +112,9 @@ def _drift(ctx: CheckContext, group: str, entry: costmap.CostMapEntry) -> list[F
 def _capabilities(ctx: CheckContext, group: str, entry: costmap.CostMapEntry) -> list[Finding]:
     model = ctx.spec.catalog.models[group]
     out: list[Finding] = []
-    claimed_unsupported = [c for c in model.capabilities if costmap.capability_flag(c) and c not in entry.supports]
+    claimed_unsupported = [
+        c for c in model.capabilities if costmap.capability_flag(c) and c not in entry.supports
+    ]
     if claimed_unsupported:
         out.append(
             Finding(

@@ -35,8 +35,10 @@ def check_worst_case_time(ctx: CheckContext) -> list[Finding]:
         for attempt in chain.attempts:
             retries = retries_for(catalog, attempt.group)
             most = max(retries.rate_limit, retries.server_error, retries.timeout)
-            parts.append(f"{attempt.group} {1 + most}x{catalog.router.timeout_s:g}s"
-                         f"+backoff={group_worst_case_s(catalog, attempt.group):.1f}s")
+            parts.append(
+                f"{attempt.group} {1 + most}x{catalog.router.timeout_s:g}s"
+                f"+backoff={group_worst_case_s(catalog, attempt.group):.1f}s"
+            )
         out.append(
             Finding(
                 Severity.ERROR,

@@ -125,7 +125,9 @@ def test_fallback_that_drops_a_capability(ws: StackWorkspace) -> None:
 def test_capability_loss_can_be_waived(ws: StackWorkspace) -> None:
     ws.catalog["models"]["gemini-pro"]["capabilities"] = ["tools", "json"]
     for group in ("claude-sonnet", "gpt-4o", "gemini-flash"):
-        ws.catalog["models"][group]["waivers"] = {"capability-loss": "vision requests are rare and may degrade"}
+        ws.catalog["models"][group]["waivers"] = {
+            "capability-loss": "vision requests are rare and may degrade"
+        }
     result = ws.check()
     assert all(f.severity is Severity.INFO for f in only(result.findings, "capability-loss"))
     assert result.ok
