@@ -87,7 +87,9 @@ def main() -> None:
             (project / "Pulumi.yaml").write_text("name: llmstack\nruntime: python\n")
             (project / "stacks" / "catalog.yaml").write_text(yaml.safe_dump(generated_catalog(groups)))
             (project / "stacks" / "Pulumi.bench.yaml").write_text("config: {}\n")
-            rows.append((f"check, generated catalog of {groups} groups", timed([*LLMSTACK, "check"], repeat, project)))
+            rows.append(
+                (f"check, generated catalog of {groups} groups", timed([*LLMSTACK, "check"], repeat, project))
+            )
 
     print(f"median of {repeat} runs each; ratio = time / time of `python -c 'import litellm'`")
     print(f"  (python start-up alone: {interpreter / baseline:.2f}x)")

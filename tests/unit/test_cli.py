@@ -126,5 +126,7 @@ def test_check_does_not_pay_for_importing_litellm_or_pulumi() -> None:
         "heavy = sorted(m for m in ('litellm', 'pulumi', 'pulumi_gcp') if m in sys.modules)\n"
         "print('HEAVY', heavy, code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "HEAVY [] 0" in done.stdout, done.stdout + done.stderr
