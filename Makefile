@@ -25,6 +25,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check infra tests bench
+	$(BIN)/ruff format --check infra tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -132,10 +132,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"rendered gateway config -> {target}")
         print()
         print(explain_text(result.spec))
+        if args.resources:
+            print(_declared_resources(stacks_dir, stack))
     if invalid:
         print(f"{invalid} stack(s) invalid: fix the findings above; nothing would be deployed.")
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _declared_resources(stacks_dir: Path, stack: str) -> str:
+    # imported here: only `plan` pays for Pulumi's import
+    from infra.dryrun import describe, run_program, stack_config
+
+    config, secret_keys = stack_config(stacks_dir / f"Pulumi.{stack}.yaml")
+    run = run_program(stack, config, secret_keys)
+    if run.error is not None:
+        return f"the program failed under mocks: {run.error}"
+    header = (
+        f"resources the Pulumi program declares for {stack} ({len(run.registrations)}; a dry run of the program "
+        "under mocks, not a provider preview; secrets masked):"
+    )
+    return "\n".join([header, *("  " + line for line in describe(run))]) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="check all stacks, render configs into build/, print chains")
     common(plan, many=True)
     plan.add_argument("--build-dir", default="build", metavar="DIR")
+    plan.add_argument(
+        "--no-resources",
+        dest="resources",
+        action="store_false",
+        help="skip the dry run of the Pulumi program",
+    )
     plan.set_defaults(func=cmd_plan)
     return parser
 

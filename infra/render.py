@@ -59,7 +59,7 @@ def yaml_value(value: Any) -> str:
     if isinstance(value, str):
         return _quoted(value)
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{yaml_value(str(k))}: {yaml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(str(k))}: {yaml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     raise TypeError(f"cannot render {type(value).__name__} into the gateway config")
@@ -84,6 +84,12 @@ def _quoted(text: str) -> str:
             out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def _key(key: str) -> str:
+    quoted = _quoted(key)
+    # YAML limits implicit keys to 1024 characters; a longer one needs the explicit "? " form
+    return quoted if len(quoted) <= 1000 else f"? {quoted} "
 
 
 def per_token(price_per_mtok: float) -> float:

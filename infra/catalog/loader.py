@@ -39,25 +39,46 @@ def discover_stacks(stacks_dir: FsPath = DEFAULT_STACKS_DIR) -> list[str]:
 
 @dataclass(frozen=True)
 class SourceMap:
-    """Maps a path in the merged catalog to where it was written."""
+    """Maps a path in the merged catalog to where it was written: the stack file for overridden values."""
 
     catalog: YamlDocument
     stack: YamlDocument | None
-    #: catalog section -> the stack-file key it was overlaid from, e.g. "budget" -> "llmstack:budget"
-    overlaid: Mapping[str, str] = field(default_factory=dict)
+    #: catalog section -> the values the stack overlaid on it (from the stack file or the engine's config)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    stack_file: str = ""
 
     def locate(self, path: Path) -> Location:
-        if self.stack is not None and path and isinstance(path[0], str) and path[0] in self.overlaid:
-            stack_path: Path = ("config", self.overlaid[path[0]], *path[1:])
-            line = _nearest_line(self.stack, stack_path)
-            if (tuple(stack_path) in self.stack.lines) or len(path) == 1:
-                return Location(self.stack.file, dotted(stack_path), line)
+        if (
+            path
+            and isinstance(path[0], str)
+            and path[0] in self.overrides
+            and _has_path(self.overrides[path[0]], path[1:])
+        ):
+            stack_path: Path = ("config", f"{PROJECT}:{path[0]}", *path[1:])
+            line = _nearest_line(self.stack, stack_path) if self.stack is not None else None
+            return Location(
+                self.stack.file if self.stack is not None else self.stack_file, dotted(stack_path), line
+            )
         return Location(self.catalog.file, dotted(path), _nearest_line(self.catalog, path))
 
     def locate_stack_key(self, key: str, *rest: str | int) -> Location:
-        assert self.stack is not None
         path: Path = ("config", f"{PROJECT}:{key}", *rest)
+        if self.stack is None:
+            return Location(self.stack_file, dotted(path))
         return Location(self.stack.file, dotted(path), _nearest_line(self.stack, path))
+
+
+def _has_path(data: Any, path: Path) -> bool:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(data, list) or not 0 <= part < len(data):
+                return False
+            data = data[part]
+        else:
+            if not isinstance(data, Mapping) or part not in data:
+                return False
+            data = data[part]
+    return True
 
 
 def _nearest_line(doc: YamlDocument, path: Path) -> int | None:
@@ -185,10 +206,10 @@ def build_spec(
         stack_config = file_config if isinstance(file_config, Mapping) else {}
     ours = _our_keys(stack_config)
 
+    stack_display = stack_doc.file if stack_doc is not None else f"stacks/{stack_file_name(stack)}"
+
     def stack_loc(key: str, *rest: str | int) -> Location:
-        if stack_doc is None:
-            return Location(stack_file_name(stack), dotted(("config", f"{PROJECT}:{key}", *rest)))
-        return SourceMap(catalog_doc, stack_doc).locate_stack_key(key, *rest)
+        return SourceMap(catalog_doc, stack_doc, stack_file=stack_display).locate_stack_key(key, *rest)
 
     for key in ours:
         if key not in STACK_KEYS:
@@ -217,7 +238,7 @@ def build_spec(
                 )
             ],
         )
-    overlaid: dict[str, str] = {}
+    overlaid: dict[str, Any] = {}
     for section in OVERLAY_SECTIONS:
         if section not in ours:
             continue
@@ -235,8 +256,8 @@ def build_spec(
             continue
         base = raw.get(section)
         raw[section] = _deep_merge(base if isinstance(base, dict) else {}, value)
-        overlaid[section] = f"{PROJECT}:{section}"
-    sources = SourceMap(catalog_doc, stack_doc, overlaid)
+        overlaid[section] = value
+    sources = SourceMap(catalog_doc, stack_doc, overlaid, stack_display)
 
     try:
         catalog = Catalog.model_validate(raw)

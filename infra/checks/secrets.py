@@ -60,24 +60,31 @@ def _stack_secret_values_encrypted(ctx: CheckContext) -> list[Finding]:
     if stack is None or not isinstance(stack.data, Mapping):
         return []
     config = stack.data.get("config")
-    values = config.get(f"{PROJECT}:secrets") if isinstance(config, Mapping) else None
-    if not isinstance(values, Mapping):
+    if not isinstance(config, Mapping):
         return []
-    out: list[Finding] = []
-    for secret_id, value in values.items():
-        if isinstance(value, Mapping) and set(value) == {"secure"}:
-            continue
-        path = ("config", f"{PROJECT}:secrets", secret_id)
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "literal-secret",
-                Location(stack.file, dotted(path), stack.lines.get(path)),
-                f"the value of secret {secret_id} is stored in plain text in the stack file",
-                f"run `pulumi config set --secret --path '{PROJECT}:secrets.{secret_id}' <value>` to encrypt it",
-            )
+    plain: list[tuple[tuple[str, ...], str]] = []
+    token = config.get(f"{PROJECT}:railway_token")
+    if token is not None and not _encrypted(token):
+        plain.append((("config", f"{PROJECT}:railway_token"), f"{PROJECT}:railway_token"))
+    values = config.get(f"{PROJECT}:secrets")
+    if isinstance(values, Mapping):
+        for secret_id, value in values.items():
+            if not _encrypted(value):
+                plain.append((("config", f"{PROJECT}:secrets", secret_id), f"{PROJECT}:secrets.{secret_id}"))
+    return [
+        Finding(
+            Severity.ERROR,
+            "literal-secret",
+            Location(stack.file, dotted(path), stack.lines.get(path)),
+            f"the value of {key} is stored in plain text in the stack file",
+            f"run `pulumi config set --secret --path '{key}' <value>` to encrypt it",
         )
-    return out
+        for path, key in plain
+    ]
+
+
+def _encrypted(value: object) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
 
 
 def check_secret_ids(ctx: CheckContext) -> list[Finding]:

@@ -344,6 +344,7 @@ def test_unencrypted_secret_value_in_a_stack_file(ws: StackWorkspace) -> None:
     ws.config = {"llmstack:secrets": {"OPENAI-API": "plain-text-value", "GEMINI-API": {"secure": "v1:abc"}}}
     finding = one(ws.findings(), "literal-secret")
     assert finding.location.field == "config.llmstack:secrets.OPENAI-API"
+    assert "plain text" in finding.message
     assert "pulumi config set --secret" in finding.fix
     assert "plain-text-value" not in finding.format()
 
@@ -357,3 +358,10 @@ def test_two_providers_sharing_one_secret(ws: StackWorkspace) -> None:
 def test_every_check_is_registered() -> None:
     names = {c.__name__ for c in ALL_CHECKS}
     assert len(names) == len(ALL_CHECKS) >= 13
+
+
+def test_unencrypted_railway_token_in_a_stack_file(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:railway_token": "0b9d6c52-not-encrypted"}
+    finding = one(ws.findings(), "literal-secret")
+    assert finding.location.field == "config.llmstack:railway_token"
+    assert "0b9d6c52" not in finding.format()

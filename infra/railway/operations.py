@@ -1,0 +1,147 @@
+"""Every GraphQL document the Railway provider can send. Tests validate each against Railway's schema.
+
+One module owns them so nothing else builds query strings: a schema change shows up as a failing test here,
+not as a runtime error in someone's ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+PROJECT_CREATE = """
+mutation ProjectCreate($input: ProjectCreateInput!) {
+  projectCreate(input: $input) { id name environments { edges { node { id name } } } }
+}"""
+PROJECT_UPDATE = """
+mutation ProjectUpdate($id: String!, $input: ProjectUpdateInput!) {
+  projectUpdate(id: $id, input: $input) { id name }
+}"""
+PROJECT_DELETE = """
+mutation ProjectDelete($id: String!) { projectDelete(id: $id) }"""
+PROJECT_GET = """
+query ProjectGet($id: String!) {
+  project(id: $id) {
+    id name deletedAt
+    environments { edges { node { id name } } }
+    services { edges { node { id name } } }
+  }
+}"""
+PROJECTS = """
+query Projects($workspaceId: String) {
+  projects(workspaceId: $workspaceId) { edges { node { id name deletedAt } } }
+}"""
+
+ENVIRONMENTS = """
+query Environments($projectId: String!) {
+  environments(projectId: $projectId) { edges { node { id name } } }
+}"""
+ENVIRONMENT_CREATE = """
+mutation EnvironmentCreate($input: EnvironmentCreateInput!) {
+  environmentCreate(input: $input) { id name }
+}"""
+ENVIRONMENT_DELETE = """
+mutation EnvironmentDelete($id: String!) { environmentDelete(id: $id) }"""
+
+SERVICE_CREATE = """
+mutation ServiceCreate($input: ServiceCreateInput!) { serviceCreate(input: $input) { id name } }"""
+SERVICE_UPDATE = """
+mutation ServiceUpdate($id: String!, $input: ServiceUpdateInput!) { serviceUpdate(id: $id, input: $input) { id name } }"""
+SERVICE_CONNECT = """
+mutation ServiceConnect($id: String!, $input: ServiceConnectInput!) { serviceConnect(id: $id, input: $input) { id } }"""
+SERVICE_DELETE = """
+mutation ServiceDelete($id: String!) { serviceDelete(id: $id) }"""
+SERVICE_GET = """
+query ServiceGet($id: String!) { service(id: $id) { id name projectId deletedAt } }"""
+SERVICE_INSTANCE_UPDATE = """
+mutation ServiceInstanceUpdate($serviceId: String!, $environmentId: String!, $input: ServiceInstanceUpdateInput!) {
+  serviceInstanceUpdate(serviceId: $serviceId, environmentId: $environmentId, input: $input)
+}"""
+SERVICE_INSTANCE_GET = """
+query ServiceInstanceGet($serviceId: String!, $environmentId: String!) {
+  serviceInstance(serviceId: $serviceId, environmentId: $environmentId) {
+    id
+    source { image repo }
+    rootDirectory dockerfilePath startCommand
+    healthcheckPath healthcheckTimeout
+    numReplicas region restartPolicyType restartPolicyMaxRetries
+  }
+}"""
+SERVICE_INSTANCE_DEPLOY = """
+mutation ServiceInstanceDeploy($serviceId: String!, $environmentId: String!) {
+  serviceInstanceDeployV2(serviceId: $serviceId, environmentId: $environmentId)
+}"""
+
+VARIABLES = """
+query Variables($projectId: String!, $environmentId: String!, $serviceId: String) {
+  variables(projectId: $projectId, environmentId: $environmentId, serviceId: $serviceId, unrendered: true)
+}"""
+VARIABLE_COLLECTION_UPSERT = """
+mutation VariableCollectionUpsert($input: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $input) }"""
+VARIABLE_DELETE = """
+mutation VariableDelete($input: VariableDeleteInput!) { variableDelete(input: $input) }"""
+
+SERVICE_DOMAIN_CREATE = """
+mutation ServiceDomainCreate($input: ServiceDomainCreateInput!) {
+  serviceDomainCreate(input: $input) { id domain targetPort }
+}"""
+SERVICE_DOMAIN_UPDATE = """
+mutation ServiceDomainUpdate($input: ServiceDomainUpdateInput!) { serviceDomainUpdate(input: $input) }"""
+SERVICE_DOMAIN_DELETE = """
+mutation ServiceDomainDelete($id: String!) { serviceDomainDelete(id: $id) }"""
+DOMAINS = """
+query Domains($projectId: String!, $environmentId: String!, $serviceId: String!) {
+  domains(projectId: $projectId, environmentId: $environmentId, serviceId: $serviceId) {
+    serviceDomains { id domain targetPort }
+  }
+}"""
+
+VOLUME_CREATE = """
+mutation VolumeCreate($input: VolumeCreateInput!) { volumeCreate(input: $input) { id name } }"""
+VOLUME_DELETE = """
+mutation VolumeDelete($volumeId: String!) { volumeDelete(volumeId: $volumeId) }"""
+VOLUME_INSTANCE_UPDATE = """
+mutation VolumeInstanceUpdate($volumeId: String!, $environmentId: String, $input: VolumeInstanceUpdateInput!) {
+  volumeInstanceUpdate(volumeId: $volumeId, environmentId: $environmentId, input: $input)
+}"""
+PROJECT_VOLUMES = """
+query ProjectVolumes($id: String!) {
+  project(id: $id) {
+    volumes { edges { node { id name volumeInstances { edges { node { id environmentId serviceId mountPath } } } } } }
+  }
+}"""
+
+#: every document, by operation name (the name the client sends as ``operationName``)
+ALL: dict[str, str] = {
+    "ProjectCreate": PROJECT_CREATE,
+    "ProjectUpdate": PROJECT_UPDATE,
+    "ProjectDelete": PROJECT_DELETE,
+    "ProjectGet": PROJECT_GET,
+    "Projects": PROJECTS,
+    "Environments": ENVIRONMENTS,
+    "EnvironmentCreate": ENVIRONMENT_CREATE,
+    "EnvironmentDelete": ENVIRONMENT_DELETE,
+    "ServiceCreate": SERVICE_CREATE,
+    "ServiceUpdate": SERVICE_UPDATE,
+    "ServiceConnect": SERVICE_CONNECT,
+    "ServiceDelete": SERVICE_DELETE,
+    "ServiceGet": SERVICE_GET,
+    "ServiceInstanceUpdate": SERVICE_INSTANCE_UPDATE,
+    "ServiceInstanceGet": SERVICE_INSTANCE_GET,
+    "ServiceInstanceDeploy": SERVICE_INSTANCE_DEPLOY,
+    "Variables": VARIABLES,
+    "VariableCollectionUpsert": VARIABLE_COLLECTION_UPSERT,
+    "VariableDelete": VARIABLE_DELETE,
+    "ServiceDomainCreate": SERVICE_DOMAIN_CREATE,
+    "ServiceDomainUpdate": SERVICE_DOMAIN_UPDATE,
+    "ServiceDomainDelete": SERVICE_DOMAIN_DELETE,
+    "Domains": DOMAINS,
+    "VolumeCreate": VOLUME_CREATE,
+    "VolumeDelete": VOLUME_DELETE,
+    "VolumeInstanceUpdate": VOLUME_INSTANCE_UPDATE,
+    "ProjectVolumes": PROJECT_VOLUMES,
+}
+
+
+def operation_name(document: str) -> str:
+    for name, doc in ALL.items():
+        if doc is document or doc == document:
+            return name
+    raise KeyError("not one of the provider's operations")

@@ -1,0 +1,92 @@
+"""The GraphQL client against the fake: rate limits, transient errors, Railway's messages, no token leaks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.railway import operations as ops
+from infra.railway.client import RailwayClient, RailwayError, RetryPolicy
+from tests.railway.fake_railway import FakeRailway, Fault
+
+
+def client(fake: FakeRailway, **kwargs: object) -> tuple[RailwayClient, list[float]]:
+    slept: list[float] = []
+    return RailwayClient(fake.url, fake.token, sleep=slept.append, **kwargs), slept  # type: ignore[arg-type]
+
+
+def test_retry_after_is_honoured(railway: FakeRailway) -> None:
+    railway.state.faults.append(
+        Fault(429, json.dumps({"errors": [{"message": "rate limited"}]}), {"Retry-After": "7"})
+    )
+    api, slept = client(railway)
+    data = api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert data["projects"] == {"edges": []}
+    assert slept == [7.0]
+
+
+def test_cloudflare_html_429_and_403_are_rate_limits(railway: FakeRailway) -> None:
+    railway.state.faults += [Fault(429, "error code: 1015"), Fault(403, "<html>Access denied</html>")]
+    api, slept = client(railway)
+    api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert len(slept) == 2
+
+
+def test_transient_graphql_errors_are_retried(railway: FakeRailway) -> None:
+    for message in ("Problem processing request", "You are creating projects too quickly"):
+        railway.state.faults.append(Fault(200, json.dumps({"data": None, "errors": [{"message": message}]})))
+    api, slept = client(railway)
+    api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert len(slept) == 2
+
+
+def test_retries_are_bounded(railway: FakeRailway) -> None:
+    railway.state.faults += [Fault(503, "unavailable") for _ in range(10)]
+    api, slept = client(railway, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
+    with pytest.raises(RailwayError, match="still failing after 3 attempts"):
+        api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert len(slept) == 2
+
+
+def test_railways_own_message_is_reported(railway: FakeRailway) -> None:
+    api, _ = client(railway)
+    with pytest.raises(RailwayError) as caught:
+        api.execute(ops.PROJECT_GET, {"id": "no-such-project"})
+    assert caught.value.railway_message == "Project not found"
+    assert caught.value.is_not_found
+    assert "ProjectGet" in str(caught.value)
+
+
+def test_a_wrong_token_fails_without_printing_it(railway: FakeRailway) -> None:
+    secret = "wrong-token-" + "9" * 20
+    api = RailwayClient(railway.url, secret, sleep=lambda _: None)
+    with pytest.raises(RailwayError) as caught:
+        api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert "Not Authorized" in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value)
+
+
+def test_no_token_is_a_clear_error() -> None:
+    with pytest.raises(RailwayError, match="llmstack:railway_token"):
+        RailwayClient("http://127.0.0.1:9/graphql/v2", "")
+
+
+def test_unreachable_api_is_retried_then_reported() -> None:
+    slept: list[float] = []
+    api = RailwayClient(
+        "http://127.0.0.1:9/graphql/v2",
+        "t",
+        sleep=slept.append,
+        retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
+    )
+    with pytest.raises(RailwayError, match="network error"):
+        api.execute(ops.PROJECTS, {"workspaceId": None})
+    assert len(slept) == 1
+
+
+def test_every_request_the_fake_saw_was_valid(railway: FakeRailway) -> None:
+    api, _ = client(railway)
+    api.execute(ops.PROJECT_CREATE, {"input": {"name": "p", "defaultEnvironmentName": "dev"}})
+    assert railway.rejected == []
+    assert railway.state.operations() == ["ProjectCreate"]
