@@ -17,12 +17,15 @@ import jinja2
 
 from infra.catalog import StackSpec
 from infra.catalog.models import Catalog, Retries
-from infra.chains import retries_for
+from infra.chains import chain_for, max_price_per_token, retries_for
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_NAME = "litellm-config.yaml.j2"
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+#: the gateway service's modules (services/litellm-gateway/llmstack_gateway), loaded by the proxy
+BUDGET_CALLBACK = "llmstack_gateway.budget.budget_hook"
+CUSTOM_AUTH = "llmstack_gateway.auth.user_api_key_auth"
 REDIS_ENV = {"host": "REDIS_HOST", "port": "REDIS_PORT", "password": "REDIS_PASSWORD"}
 
 _LITELLM_PREFIX = {"anthropic": "anthropic", "openai": "openai", "gemini": "gemini"}
@@ -170,7 +173,37 @@ def template_environment() -> jinja2.Environment:
     return env
 
 
-def render_context(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> dict[str, Any]:
+def budget_section(spec: StackSpec) -> dict[str, Any]:
+    """What the gateway's budget hook needs. A group's reservation is priced at the highest price anywhere
+    along its chains: a request for a cheap group that falls back to an expensive one must fit either way."""
+    catalog = spec.catalog
+    groups: dict[str, dict[str, Any]] = {}
+    for group, model in catalog.models.items():
+        chains = [chain_for(catalog, group, kind) for kind in ("generic", "context_window", "content_policy")]
+        prices = [max_price_per_token(catalog, chain) for chain in chains]
+        groups[group] = {
+            "input_per_token": max(p[0] for p in prices),
+            "output_per_token": max(p[1] for p in prices),
+            "max_output_tokens": model.max_output_tokens,
+        }
+    for route, group in catalog.routes.items():
+        if group in groups:
+            groups[route] = groups[group]
+    budget = catalog.budget
+    return {
+        "stack": spec.name,
+        "daily_usd": budget.daily_usd,
+        "alert_thresholds": list(budget.alert_thresholds),
+        "timezone": budget.timezone,
+        "allow_when_counter_unavailable": budget.allow_when_counter_unavailable,
+        "shared_state": catalog.gateway.shared_state,
+        "groups": groups,
+    }
+
+
+def render_context(
+    spec: StackSpec, api_bases: Mapping[str, str] | None = None, *, budget_hook: bool = True
+) -> dict[str, Any]:
     catalog = spec.catalog
     configured = catalog.router.retries
     redis = (
@@ -192,13 +225,22 @@ def render_context(spec: StackSpec, api_bases: Mapping[str, str] | None = None) 
         "redis": redis,
         "request_timeout_s": catalog.router.max_request_s,
         "master_key_ref": f"os.environ/{MASTER_KEY_ENV}",
+        "custom_auth": CUSTOM_AUTH,
+        "callbacks": [BUDGET_CALLBACK] if budget_hook else [],
+        "budget": budget_section(spec),
     }
 
 
-def render_gateway_config(spec: StackSpec, api_bases: Mapping[str, str] | None = None) -> str:
-    """The LiteLLM proxy config for one stack. ``api_bases`` (provider kind -> URL) is for local runs only."""
+def render_gateway_config(
+    spec: StackSpec, api_bases: Mapping[str, str] | None = None, *, budget_hook: bool = True
+) -> str:
+    """The LiteLLM proxy config for one stack.
+
+    ``api_bases`` (provider kind -> URL) is for local runs against the simulator only; ``budget_hook=False``
+    exists for the benchmark that measures what the hook costs.
+    """
     template = template_environment().get_template(TEMPLATE_NAME)
-    return template.render(**render_context(spec, api_bases))
+    return template.render(**render_context(spec, api_bases, budget_hook=budget_hook))
 
 
 def provider_env_names(spec: StackSpec) -> dict[str, str]:
