@@ -51,7 +51,9 @@ class LocalGateway:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        pythonpath = os.pathsep.join(p for p in (str(GATEWAY_SERVICE_DIR), os.environ.get("PYTHONPATH", "")) if p)
+        pythonpath = os.pathsep.join(
+            p for p in (str(GATEWAY_SERVICE_DIR), os.environ.get("PYTHONPATH", "")) if p
+        )
         return {
             **os.environ,
             "LITELLM_CONFIG_YAML": self.config_text,
@@ -78,7 +80,9 @@ class LocalGateway:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise GatewayStartError(f"the gateway exited with {self._process.returncode}:\n{self.log_tail()}")
+                raise GatewayStartError(
+                    f"the gateway exited with {self._process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/health/liveliness", timeout=1).status_code == 200:
                     return
@@ -86,7 +90,9 @@ class LocalGateway:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise GatewayStartError(f"the gateway did not become live in {self.startup_timeout_s:.0f}s:\n{self.log_tail()}")
+        raise GatewayStartError(
+            f"the gateway did not become live in {self.startup_timeout_s:.0f}s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         if self._log_path is None or not self._log_path.exists():

@@ -85,7 +85,7 @@ class Gateway(pulumi.ComponentResource):
                 source=source,
                 settings={
                     **build,
-                    "healthcheck_path": "/health/readiness",
+                    "healthcheck_path": "/health/ready",
                     "healthcheck_timeout_s": spec.deploy.services.healthcheck_timeout_s,
                     "replicas": gateway.replicas,
                     "region": spec.deploy.railway.region,

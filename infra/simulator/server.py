@@ -69,8 +69,14 @@ def _answer(provider: str, model: str, prompt: str, max_tokens: int | None) -> d
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out},
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": tokens_in,
+                "completion_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            },
         }
     if provider == "anthropic":
         return {
@@ -84,7 +90,9 @@ def _answer(provider: str, model: str, prompt: str, max_tokens: int | None) -> d
             "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
         }
     return {
-        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+        "candidates": [
+            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
+        ],
         "usageMetadata": {
             "promptTokenCount": tokens_in,
             "candidatesTokenCount": tokens_out,
@@ -96,9 +104,19 @@ def _answer(provider: str, model: str, prompt: str, max_tokens: int | None) -> d
 
 _ERRORS: dict[str, dict[int, dict[str, Any]]] = {
     "openai": {
-        429: {"error": {"message": "Rate limit reached (simulated)", "type": "rate_limit_error", "code": "rate_limit_exceeded"}},
-        500: {"error": {"message": "The server had an error (simulated)", "type": "server_error", "code": None}},
-        503: {"error": {"message": "The engine is overloaded (simulated)", "type": "server_error", "code": None}},
+        429: {
+            "error": {
+                "message": "Rate limit reached (simulated)",
+                "type": "rate_limit_error",
+                "code": "rate_limit_exceeded",
+            }
+        },
+        500: {
+            "error": {"message": "The server had an error (simulated)", "type": "server_error", "code": None}
+        },
+        503: {
+            "error": {"message": "The engine is overloaded (simulated)", "type": "server_error", "code": None}
+        },
     },
     "anthropic": {
         429: {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited (simulated)"}},
@@ -106,7 +124,13 @@ _ERRORS: dict[str, dict[int, dict[str, Any]]] = {
         503: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded (simulated)"}},
     },
     "gemini": {
-        429: {"error": {"code": 429, "message": "Resource exhausted (simulated)", "status": "RESOURCE_EXHAUSTED"}},
+        429: {
+            "error": {
+                "code": 429,
+                "message": "Resource exhausted (simulated)",
+                "status": "RESOURCE_EXHAUSTED",
+            }
+        },
         500: {"error": {"code": 500, "message": "Internal error (simulated)", "status": "INTERNAL"}},
         503: {"error": {"code": 503, "message": "Unavailable (simulated)", "status": "UNAVAILABLE"}},
     },
@@ -159,7 +183,11 @@ class ProviderSimulator:
 
     def api_bases(self) -> dict[str, str]:
         """Provider kind -> the api_base LiteLLM should use for it."""
-        return {"openai": f"{self.url}/openai/v1", "anthropic": f"{self.url}/anthropic", "gemini": f"{self.url}/gemini/v1beta"}
+        return {
+            "openai": f"{self.url}/openai/v1",
+            "anthropic": f"{self.url}/anthropic",
+            "gemini": f"{self.url}/gemini/v1beta",
+        }
 
     # -- serving ---------------------------------------------------------------------------------------------
     def handle(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -182,9 +210,15 @@ class ProviderSimulator:
             return self._respond(provider, model, payload, max_tokens)
         return 404, {}, json.dumps({"error": {"message": f"no such endpoint: {path}"}}).encode()
 
-    def _respond(self, provider: str, model: str, payload: dict[str, Any], max_tokens: int | None) -> tuple[int, dict[str, str], bytes]:
+    def _respond(
+        self, provider: str, model: str, payload: dict[str, Any], max_tokens: int | None
+    ) -> tuple[int, dict[str, str], bytes]:
         behavior = self.behavior_for(provider, model)
-        delay = behavior.delay_ms if behavior.mode == "slow" else (behavior.delay_ms if behavior.errors_too else 0.0)
+        delay = (
+            behavior.delay_ms
+            if behavior.mode == "slow"
+            else (behavior.delay_ms if behavior.errors_too else 0.0)
+        )
         if behavior.mode in ("ok", "slow"):
             delay = max(delay, self.healthy_delay_ms)
         if behavior.mode == "hang":
@@ -220,11 +254,11 @@ class ProviderSimulator:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 self._reply(*simulator.handle(self.path, self.rfile.read(length)))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._reply(*simulator.handle(self.path, b""))
 
             def log_message(self, *args: Any) -> None:

@@ -120,7 +120,7 @@ def test_gateway_gets_the_rendered_config_and_its_keys(stack_run: tuple[str, Pro
     assert gateway["LITELLM_NUM_WORKERS"] == str(spec.catalog.gateway.workers)
     settings = unwrap(result.named("gateway-app-service").inputs["settings"])
     assert settings["replicas"] == spec.catalog.gateway.replicas
-    assert settings["healthcheck_path"] == "/health/readiness"
+    assert settings["healthcheck_path"] == "/health/ready"
 
 
 def test_redis_exists_exactly_when_the_gateway_shares_state(stack_run: tuple[str, ProgramRun]) -> None:

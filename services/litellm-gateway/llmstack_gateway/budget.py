@@ -90,12 +90,16 @@ class DailyBudget(CustomLogger):
     ) -> dict[str, Any]:
         settings = self.settings
         if call_type not in PRICED_CALLS:
-            raise HTTPException(status_code=400, detail={"error": f"this gateway only serves chat completions ({call_type})"})
+            raise HTTPException(
+                status_code=400, detail={"error": f"this gateway only serves chat completions ({call_type})"}
+            )
         group = settings.groups.get(str(data.get("model")))
         if group is None:
             return data  # an unknown model is refused by the router; nothing is spent
         requested = data.get("max_tokens") or data.get("max_completion_tokens")
-        max_tokens = group.max_output_tokens if not requested else min(int(requested), group.max_output_tokens)
+        max_tokens = (
+            group.max_output_tokens if not requested else min(int(requested), group.max_output_tokens)
+        )
         data["max_tokens"] = max_tokens
         data.pop("max_completion_tokens", None)
         cost = input_token_bound(data) * group.input_per_token + max_tokens * group.output_per_token
@@ -110,7 +114,9 @@ class DailyBudget(CustomLogger):
                 return data
             raise HTTPException(
                 status_code=503,
-                detail={"error": "the daily budget counter is unreachable, so requests are refused (fail closed)"},
+                detail={
+                    "error": "the daily budget counter is unreachable, so requests are refused (fail closed)"
+                },
             ) from exc
         if not reservation.admitted:
             self._alert_in_background(day, resets, spent_nano=to_nano(settings.daily_usd), refused=True)
@@ -129,7 +135,9 @@ class DailyBudget(CustomLogger):
         return data
 
     # -- after the call --------------------------------------------------------------------------------------
-    async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
+    async def async_post_call_success_hook(
+        self, data: dict[str, Any], user_api_key_dict: Any, response: Any
+    ) -> Any:
         hold = (data.get("metadata") or {}).get(HOLD_KEY)
         if not hold:
             return response
@@ -148,7 +156,11 @@ class DailyBudget(CustomLogger):
         return response
 
     async def async_post_call_failure_hook(
-        self, request_data: dict[str, Any], original_exception: Exception, user_api_key_dict: Any, traceback_str: str | None = None
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
     ) -> None:
         hold = (request_data.get("metadata") or {}).get(HOLD_KEY)
         if hold:
@@ -156,7 +168,7 @@ class DailyBudget(CustomLogger):
                 await self.counter.release(hold["day"], hold["hold"])
             except CounterUnavailable:
                 log.exception("could not release a budget hold; it stays reserved for the day")
-        return None
+        return
 
     # -- alerts ----------------------------------------------------------------------------------------------
     def _alert_in_background(self, day: str, resets: Any, *, spent_nano: int, refused: bool = False) -> None:
@@ -190,7 +202,9 @@ class DailyBudget(CustomLogger):
             try:
                 async with httpx.AsyncClient(timeout=5) as client:
                     response = await client.post(
-                        str(settings.alert_url), json=payload, headers={"X-LLMStack-Alert-Secret": settings.alert_secret or ""}
+                        str(settings.alert_url),
+                        json=payload,
+                        headers={"X-LLMStack-Alert-Secret": settings.alert_secret or ""},
                     )
                 response.raise_for_status()
             except Exception:

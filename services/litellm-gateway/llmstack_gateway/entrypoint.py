@@ -20,10 +20,14 @@ def prepare(environ: dict[str, str]) -> list[str]:
     """Write the config and return the proxy's command line; raises with a clear message on bad input."""
     text = environ.get("LITELLM_CONFIG_YAML", "")
     if not text.strip():
-        raise SystemExit("LITELLM_CONFIG_YAML is empty: set it to the output of `llmstack render --stack <name>`")
+        raise SystemExit(
+            "LITELLM_CONFIG_YAML is empty: set it to the output of `llmstack render --stack <name>`"
+        )
     config = yaml.safe_load(text)
     if not isinstance(config, dict) or "model_list" not in config or "llmstack_budget" not in config:
-        raise SystemExit("LITELLM_CONFIG_YAML is not a config rendered by llmstack (no model_list/llmstack_budget)")
+        raise SystemExit(
+            "LITELLM_CONFIG_YAML is not a config rendered by llmstack (no model_list/llmstack_budget)"
+        )
     if not environ.get("LITELLM_MASTER_KEY"):
         raise SystemExit("LITELLM_MASTER_KEY is not set: the gateway refuses to start without a master key")
     directory = Path(environ.get("LLMSTACK_CONFIG_DIR") or tempfile.mkdtemp(prefix="llmstack-gateway-"))
@@ -34,7 +38,7 @@ def prepare(environ: dict[str, str]) -> list[str]:
     environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     workers = str(max(1, int(environ.get("LITELLM_NUM_WORKERS", "1"))))
     port = environ.get("PORT", "4000")
-    host = environ.get("LLMSTACK_BIND_HOST", "0.0.0.0")  # noqa: S104 (a container listens on all interfaces)
+    host = environ.get("LLMSTACK_BIND_HOST", "0.0.0.0")
     return ["litellm", "--config", str(path), "--host", host, "--port", port, "--num_workers", workers]
 
 

@@ -73,9 +73,13 @@ def _redis_url() -> str | None:
 def parse_settings(config: dict[str, Any]) -> BudgetSettings:
     section = config.get("llmstack_budget")
     if not isinstance(section, dict):
-        raise ValueError("the gateway config has no llmstack_budget section: render it with `llmstack render`")
+        raise ValueError(
+            "the gateway config has no llmstack_budget section: render it with `llmstack render`"
+        )
     groups = {
-        name: GroupBudget(float(g["input_per_token"]), float(g["output_per_token"]), int(g["max_output_tokens"]))
+        name: GroupBudget(
+            float(g["input_per_token"]), float(g["output_per_token"]), int(g["max_output_tokens"])
+        )
         for name, g in section["groups"].items()
     }
     return BudgetSettings(

@@ -1,0 +1,62 @@
+"""The real LiteLLM proxy (pinned 1.108.7) running `llmstack render`'s config against the provider simulator."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from infra.catalog import StackSpec, load_stack
+from infra.checks import has_errors, run_checks
+from infra.localgateway import LocalGateway
+from infra.render import render_gateway_config
+from infra.simulator import ProviderSimulator
+from tests.conftest import STACKS, TODAY
+
+MASTER_KEY = "sk-llmstack-test-" + uuid.uuid4().hex
+PROVIDER_ENV = {"ANTHROPIC_API_KEY": "sim-key", "OPENAI_API_KEY": "sim-key", "GEMINI_API_KEY": "sim-key"}
+
+
+def stack_spec(stack: str, **overrides: Any) -> StackSpec:
+    """A shipped stack, with ``llmstack:<key>`` overrides on top of its stack file (as `pulumi config set` would)."""
+    config = (yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text()) or {}).get("config") or {}
+    for key, value in overrides.items():
+        config[f"llmstack:{key}"] = value
+    result = load_stack(stack, stacks_dir=STACKS, stack_config=config)
+    assert result.spec is not None, [f.format() for f in result.findings]
+    findings = run_checks(result.spec, TODAY)
+    assert not has_errors(findings), [f.format() for f in findings]
+    return result.spec
+
+
+def chat(
+    gateway: LocalGateway, model: str, *, key: str | None = MASTER_KEY, timeout: float = 60, **body: Any
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}".strip()} if key is not None else {}
+    payload = {"model": model, "messages": [{"role": "user", "content": "hi"}], **body}
+    return httpx.post(f"{gateway.url}/v1/chat/completions", json=payload, headers=headers, timeout=timeout)
+
+
+def error_message(response: httpx.Response) -> str:
+    try:
+        return str(json.loads(response.text)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[ProviderSimulator]:
+    with ProviderSimulator().running() as sim:
+        yield sim
+
+
+def start_gateway(
+    spec: StackSpec, simulator: ProviderSimulator, *, workers: int = 1, env: dict[str, str] | None = None
+) -> LocalGateway:
+    config = render_gateway_config(spec, simulator.api_bases())
+    return LocalGateway(config, MASTER_KEY, workers=workers, env={**PROVIDER_ENV, **(env or {})})

@@ -1,0 +1,133 @@
+"""Routes, fallbacks and auth through the real proxy: what `llmstack explain` predicts is what LiteLLM does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from infra.catalog import StackSpec
+from infra.chains import all_chains
+from infra.localgateway import LocalGateway
+from infra.simulator import Behavior, ProviderSimulator
+from tests.integration.conftest import MASTER_KEY, chat, error_message, stack_spec, start_gateway
+
+# prod's catalog (3 providers, 4 groups, 4 routes) in one process with an in-memory budget
+SPEC = stack_spec(
+    "prod", gateway={"replicas": 1, "workers": 1, "shared_state": "none"}, budget={"daily_usd": 50}
+)
+
+
+@pytest.fixture(scope="module")
+def gateway(simulator: ProviderSimulator) -> Iterator[LocalGateway]:
+    with start_gateway(SPEC, simulator).running() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def healthy(simulator: ProviderSimulator) -> None:
+    simulator.reset()
+
+
+def deployment(spec: StackSpec, group: str) -> str:
+    return f"{spec.name}-{group}"
+
+
+@pytest.mark.parametrize("name", [*SPEC.catalog.models, *SPEC.catalog.routes])
+def test_each_group_and_route_reaches_the_catalogs_model(
+    name: str, gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    group = SPEC.catalog.routes.get(name, name)
+    response = chat(gateway, name)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-litellm-model-id"] == deployment(SPEC, group)
+    assert float(response.headers["x-litellm-response-cost"]) > 0
+    (request,) = simulator.requests()
+    assert request.model == SPEC.catalog.models[group].model
+
+
+PROVIDERS = sorted({m.provider for m in SPEC.catalog.models.values()})
+
+
+@pytest.mark.parametrize("mode", ["500", "429"])
+@pytest.mark.parametrize("down", PROVIDERS)
+def test_drill_every_group_answers_with_the_predicted_fallback_in_order(
+    down: str, mode: str, gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    chains = all_chains(SPEC.catalog)
+    simulator.set(down, Behavior(mode=mode, retry_after_s=0))  # type: ignore[arg-type]
+    for group in SPEC.catalog.models:
+        before = len(simulator.requests())
+        predicted = chains[group].answerer({down})
+        assert predicted is not None, f"the catalog says {group} survives losing {down}"
+        response = chat(gateway, group)
+        assert response.status_code == 200, (group, response.text)
+        assert response.headers["x-litellm-model-id"] == deployment(SPEC, predicted.group)
+        tried = [r.model for r in simulator.requests()[before:]]
+        # the order `llmstack explain` prints, up to the first group on a healthy provider; one call each
+        expected = []
+        for attempt in chains[group].attempts:
+            expected.append(SPEC.catalog.models[attempt.group].model)
+            if attempt is predicted:
+                break
+        assert tried == expected, group
+
+
+def test_two_providers_down(gateway: LocalGateway, simulator: ProviderSimulator) -> None:
+    simulator.set("anthropic", "503")
+    simulator.set("openai", "500")
+    response = chat(gateway, "gpt-4o")
+    assert response.status_code == 200
+    assert response.headers["x-litellm-model-id"] == deployment(SPEC, "gemini-pro")
+
+
+def test_everything_down_returns_an_error_not_a_hang(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    for provider in PROVIDERS:
+        simulator.set(provider, "500")
+    response = chat(gateway, "claude-sonnet")
+    assert response.status_code >= 500
+
+
+def test_max_tokens_is_clamped_to_the_catalog(gateway: LocalGateway, simulator: ProviderSimulator) -> None:
+    cap = SPEC.catalog.models["gpt-4o"].max_output_tokens
+    for asked, received in ((None, cap), (10 * cap, cap), (100, 100)):
+        simulator.reset()
+        body = {} if asked is None else {"max_tokens": asked}
+        assert chat(gateway, "gpt-4o", **body).status_code == 200
+        assert simulator.requests()[-1].max_tokens == received
+
+
+@pytest.mark.parametrize("key", [None, "", "sk-wrong-key", MASTER_KEY + "x", MASTER_KEY[:-1]])
+def test_a_missing_or_wrong_key_is_401_and_nothing_is_served(
+    key: str | None, gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    response = chat(gateway, "simple", key=key)
+    assert response.status_code == 401, response.text
+    assert "Invalid or missing API key" in error_message(response)
+    assert simulator.requests() == []
+
+
+def test_the_master_key_works_in_either_header(gateway: LocalGateway) -> None:
+    import httpx
+
+    body = {"model": "simple", "messages": [{"role": "user", "content": "hi"}]}
+    for headers in ({"Authorization": f"Bearer {MASTER_KEY}"}, {"x-litellm-api-key": MASTER_KEY}):
+        assert (
+            httpx.post(
+                f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=30
+            ).status_code
+            == 200
+        )
+
+
+def test_health_needs_no_key_and_calls_no_provider(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    import httpx
+
+    for path in ("/health/liveliness", "/health/ready"):
+        assert httpx.get(f"{gateway.url}{path}", timeout=10).status_code == 200
+    assert httpx.get(f"{gateway.url}/health/ready", timeout=10).json()["budget_counter"] == "memory"
+    assert simulator.requests() == []
