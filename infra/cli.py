@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -140,6 +141,76 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from infra.drill import drill_table, run_drill
+
+    stacks_dir, _ = _paths(args)
+    (stack,) = _stacks(args, stacks_dir)
+    result = _valid_spec(args, stack)
+    if result is None or result.spec is None:
+        return EXIT_INVALID
+    down = {p.strip() for p in args.down.split(",") if p.strip()}
+    known = {m.provider for m in result.spec.catalog.models.values()}
+    if not down or not down <= set(result.spec.catalog.providers):
+        raise UsageError(f"--down takes providers of this stack: {', '.join(sorted(known))}")
+    rows = run_drill(result.spec, down)
+    if args.format == "json":
+        print(json.dumps([{**dataclasses.asdict(r), "ok": r.ok} for r in rows], indent=2))
+    else:
+        sys.stdout.write(drill_table(rows, down))
+    return EXIT_OK if all(r.ok for r in rows) else EXIT_INVALID
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    """The gateway in the foreground with the stack's rendered config, until Ctrl-C."""
+    import contextlib
+    import os
+    import secrets
+    import time
+
+    from infra.localgateway import LocalGateway
+    from infra.render import provider_env_names
+    from infra.simulator import ProviderSimulator
+
+    stacks_dir, _ = _paths(args)
+    (stack,) = _stacks(args, stacks_dir)
+    result = _valid_spec(args, stack)
+    if result is None or result.spec is None:
+        return EXIT_INVALID
+    spec = result.spec
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack_ctx:
+        api_bases = None
+        if args.simulate:
+            simulator = stack_ctx.enter_context(ProviderSimulator().running())
+            api_bases = simulator.api_bases()
+            env.update({name: "simulated" for name in provider_env_names(spec)})
+            print(f"provider simulator on {simulator.url}")
+        else:
+            missing = [name for name in provider_env_names(spec) if not os.environ.get(name)]
+            if missing:
+                raise UsageError(f"set the provider keys first ({', '.join(missing)}), or use --simulate")
+        if spec.catalog.gateway.shared_state == "redis":
+            env.setdefault("REDIS_HOST", os.environ.get("REDIS_HOST", "127.0.0.1"))
+        master_key = os.environ.get("LITELLM_MASTER_KEY") or "sk-local-" + secrets.token_hex(16)
+        key_file = Path(args.build_dir) / "local" / f"{stack}.master-key"
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(master_key)
+        gateway = LocalGateway(
+            render_gateway_config(spec, api_bases), master_key, workers=spec.catalog.gateway.workers,
+            env=env, port=args.port,
+        )
+        stack_ctx.enter_context(gateway.running())
+        print(f"gateway for {stack} on {gateway.url} (master key in {key_file}); Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("stopping")
+    return EXIT_OK
+
+
 def _declared_resources(stacks_dir: Path, stack: str) -> str:
     # imported here: only `plan` pays for Pulumi's import
     from infra.dryrun import describe, run_program, stack_config
@@ -186,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=["text", "json", "mermaid"], default="text")
     explain.set_defaults(func=cmd_explain)
 
+    drill = sub.add_parser("drill", help="run the real proxy against the simulator with providers down")
+    common(drill, many=False)
+    drill.add_argument("--down", required=True, metavar="PROVIDER[,PROVIDER]")
+    drill.add_argument("--format", choices=["text", "json"], default="text")
+    drill.set_defaults(func=cmd_drill)
+
+    local = sub.add_parser("local", help="run the gateway locally with the stack's rendered config")
+    common(local, many=False)
+    local.add_argument("--simulate", action="store_true", help="answer from the provider simulator")
+    local.add_argument("--port", type=int, default=4000)
+    local.add_argument("--build-dir", default="build", metavar="DIR")
+    local.set_defaults(func=cmd_local)
+
     plan = sub.add_parser("plan", help="check all stacks, render configs into build/, print chains")
     common(plan, many=True)
     plan.add_argument("--build-dir", default="build", metavar="DIR")
@@ -202,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "stack", None) and args.command in ("render", "explain") and len(args.stack) != 1:
+    if getattr(args, "stack", None) and args.command in ("render", "explain", "drill", "local") and len(args.stack) != 1:
         parser.error(f"{args.command} takes exactly one --stack")
     try:
         code: int = args.func(args)

@@ -56,7 +56,7 @@ def test_drill_every_group_answers_with_the_predicted_fallback_in_order(
 ) -> None:
     chains = all_chains(SPEC.catalog)
     simulator.set(down, Behavior(mode=mode, retry_after_s=0))  # type: ignore[arg-type]
-    for group in SPEC.catalog.models:
+    for group in [*SPEC.catalog.models, *SPEC.catalog.routes]:  # a route must keep its group's fallbacks
         before = len(simulator.requests())
         predicted = chains[group].answerer({down})
         assert predicted is not None, f"the catalog says {group} survives losing {down}"
@@ -131,3 +131,24 @@ def test_health_needs_no_key_and_calls_no_provider(
         assert httpx.get(f"{gateway.url}{path}", timeout=10).status_code == 200
     assert httpx.get(f"{gateway.url}/health/ready", timeout=10).json()["budget_counter"] == "memory"
     assert simulator.requests() == []
+
+
+def test_llmstack_drill_reports_each_group_and_exits_0_when_the_catalog_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from infra.cli import main
+
+    assert main(["drill", "--stack", "dev", "--down", "gemini"]) == 0
+    out = capsys.readouterr().out
+    assert "drill: gemini down" in out
+    assert "gemini-flash   served by claude-sonnet" in out
+    assert "anthropic/claude-sonnet-4-6:200" in out and "[FAILED]" not in out
+
+
+def test_drill_rows_fail_only_when_a_predicted_survivor_did_not_answer() -> None:
+    from infra.drill import DrillRow
+
+    assert DrillRow("a", "b", "b", 200, (), 1.0, 0.1).ok
+    assert not DrillRow("a", "b", None, 500, (), 1.0, None).ok
+    assert not DrillRow("a", "b", "c", 200, (), 1.0, 0.1).ok  # answered, but not by the predicted fallback
+    assert DrillRow("a", None, None, 500, (), 1.0, None).ok  # the catalog waived this loss

@@ -98,8 +98,18 @@ def parse_settings(config: dict[str, Any]) -> BudgetSettings:
 
 
 @cache
-def load_settings() -> BudgetSettings:
+def load_config() -> dict[str, Any]:
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: the entrypoint sets it to the rendered config's path")
-    return parse_settings(yaml.safe_load(Path(path).read_text()))
+    config: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+    return config
+
+
+def load_settings() -> BudgetSettings:
+    return parse_settings(load_config())
+
+
+def load_routes() -> dict[str, str]:
+    routes = load_config().get("llmstack_routes") or {}
+    return {str(alias): str(group) for alias, group in routes.items()}
