@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install plan test lint typecheck unit bench constraints clean
+.PHONY: install plan test lint unit bench gateway-bench constraints gateway-requirements clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,12 +24,22 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check infra tests bench
-	$(BIN)/ruff format --check infra tests bench
+	$(BIN)/ruff check infra tests bench services
+	$(BIN)/ruff format --check infra tests bench services
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/check_speed.py
+
+gateway-bench: $(STAMP)
+	$(BIN)/python bench/gateway_bench.py
+
+# the gateway image's hash-pinned requirements, resolved against constraints.txt (needs pip-tools)
+gateway-requirements: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'pip-tools==7.5.3'
+	cd services/litellm-gateway && ../../$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url \
+	  --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -c ../../constraints.txt \
+	  -o requirements.txt requirements.in
 
 constraints: $(STAMP)
 	{ echo "# Exact versions of the whole dependency tree (pip freeze), so a fresh machine installs what CI tested."; \

@@ -184,7 +184,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         if args.simulate:
             simulator = stack_ctx.enter_context(ProviderSimulator().running())
             api_bases = simulator.api_bases()
-            env.update({name: "simulated" for name in provider_env_names(spec)})
+            env.update(dict.fromkeys(provider_env_names(spec), "simulated"))
             print(f"provider simulator on {simulator.url}")
         else:
             missing = [name for name in provider_env_names(spec) if not os.environ.get(name)]
@@ -198,8 +198,11 @@ def cmd_local(args: argparse.Namespace) -> int:
         key_file.touch(mode=0o600)
         key_file.write_text(master_key)
         gateway = LocalGateway(
-            render_gateway_config(spec, api_bases), master_key, workers=spec.catalog.gateway.workers,
-            env=env, port=args.port,
+            render_gateway_config(spec, api_bases),
+            master_key,
+            workers=spec.catalog.gateway.workers,
+            env=env,
+            port=args.port,
         )
         stack_ctx.enter_context(gateway.running())
         print(f"gateway for {stack} on {gateway.url} (master key in {key_file}); Ctrl-C stops it")
@@ -286,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "stack", None) and args.command in ("render", "explain", "drill", "local") and len(args.stack) != 1:
+    if (
+        getattr(args, "stack", None)
+        and args.command in ("render", "explain", "drill", "local")
+        and len(args.stack) != 1
+    ):
         parser.error(f"{args.command} takes exactly one --stack")
     try:
         code: int = args.func(args)

@@ -20,7 +20,11 @@ from infra.localgateway import LocalGateway
 from infra.render import render_gateway_config
 from infra.simulator import ProviderSimulator
 
-SIMULATED_KEYS = {"ANTHROPIC_API_KEY": "simulated", "OPENAI_API_KEY": "simulated", "GEMINI_API_KEY": "simulated"}
+SIMULATED_KEYS = {
+    "ANTHROPIC_API_KEY": "simulated",
+    "OPENAI_API_KEY": "simulated",
+    "GEMINI_API_KEY": "simulated",
+}
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,26 @@ def run_drill(spec: StackSpec, down: set[str], *, startup_timeout_s: float = 120
         for provider in down:
             simulator.set(provider, "500")
         gateway = LocalGateway(
-            render_gateway_config(spec, simulator.api_bases()), key, env=SIMULATED_KEYS,
+            render_gateway_config(spec, simulator.api_bases()),
+            key,
+            env=SIMULATED_KEYS,
             startup_timeout_s=startup_timeout_s,
         )
-        with gateway.running(), httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
+        with (
+            gateway.running(),
+            httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client,
+        ):
             prefix = f"{spec.name}-"
             for name, chain in chains.items():
                 before = len(simulator.requests())
                 started = time.perf_counter()
                 response = client.post(
                     f"{gateway.url}/v1/chat/completions",
-                    json={"model": name, "messages": [{"role": "user", "content": "drill"}], "max_tokens": 16},
+                    json={
+                        "model": name,
+                        "messages": [{"role": "user", "content": "drill"}],
+                        "max_tokens": 16,
+                    },
                 )
                 elapsed = (time.perf_counter() - started) * 1000
                 model_id = response.headers.get("x-litellm-model-id", "")
@@ -74,9 +87,11 @@ def run_drill(spec: StackSpec, down: set[str], *, startup_timeout_s: float = 120
                     DrillRow(
                         name=name,
                         predicted=predicted.group if predicted else None,
-                        served=model_id[len(prefix):] if response.status_code == 200 and model_id else None,
+                        served=model_id[len(prefix) :] if response.status_code == 200 and model_id else None,
                         status=response.status_code,
-                        tried=tuple(f"{r.provider}/{r.model}:{r.status}" for r in simulator.requests()[before:]),
+                        tried=tuple(
+                            f"{r.provider}/{r.model}:{r.status}" for r in simulator.requests()[before:]
+                        ),
                         latency_ms=elapsed,
                         cost_usd=float(cost) if cost else None,
                     )

@@ -208,6 +208,8 @@ def run_program(stack: str, config: dict[str, str], secret_keys: list[str]) -> P
     asyncio.set_event_loop(loop)
     mocks = StackMocks()
     monitor = RecordingMonitor(mocks)
+    # a new root Stack per run: set_mocks keeps an earlier run's (named after that run's stack) otherwise
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project="llmstack", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
     run = ProgramRun(mocks.registrations, {}, mocks.invokes)

@@ -244,6 +244,9 @@ class ProviderSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like a real provider
+            disable_nagle_algorithm = (
+                True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+            )
 
             def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)

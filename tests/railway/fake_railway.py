@@ -367,6 +367,8 @@ class FakeRailway:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 status, headers, payload = fake.handle(

@@ -1,0 +1,217 @@
+"""The budget hook and its counters in isolation: reservations, clamping, refusal, fail-closed, idempotent settle."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any, ClassVar
+
+import pytest
+from fastapi import HTTPException
+from llmstack_gateway.budget import DailyBudget, input_token_bound
+from llmstack_gateway.counter import CounterUnavailable, MemoryCounter, RedisCounter, to_nano
+from llmstack_gateway.settings import BudgetSettings, GroupBudget, parse_settings
+
+
+def settings(**overrides: Any) -> BudgetSettings:
+    base: dict[str, Any] = {
+        "stack": "test",
+        "daily_usd": 0.01,
+        "alert_thresholds": (0.5, 1.0),
+        "timezone": "UTC",
+        "allow_when_counter_unavailable": False,
+        "groups": {"g": GroupBudget(3e-6, 15e-6, 100)},
+        "shared_state": "none",
+        "alert_url": None,
+        "alert_secret": None,
+        "redis_url": None,
+        "key_prefix": f"test-{uuid.uuid4().hex}",
+    }
+    return BudgetSettings(**{**base, **overrides})
+
+
+def request(**extra: Any) -> dict[str, Any]:
+    return {"model": "g", "messages": [{"role": "user", "content": "hello"}], **extra}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_missing_max_tokens_is_set_to_the_catalogs_cap_and_reserved() -> None:
+    hook = DailyBudget(settings(), MemoryCounter())
+    data = run(hook.async_pre_call_hook(None, None, request(), "acompletion"))
+    assert data["max_tokens"] == 100
+    hold = data["metadata"]["llmstack_budget_hold"]
+    assert hold["amount"] == to_nano(input_token_bound(data) * 3e-6 + 100 * 15e-6)
+
+
+def test_a_larger_max_tokens_is_clamped() -> None:
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        hook = DailyBudget(settings(daily_usd=1.0), MemoryCounter())
+        large = await hook.async_pre_call_hook(None, None, request(max_tokens=10_000), "acompletion")
+        small = await hook.async_pre_call_hook(None, None, request(max_completion_tokens=7), "acompletion")
+        return large, small
+
+    large, small = run(scenario())
+    assert large["max_tokens"] == 100
+    assert small["max_tokens"] == 7 and "max_completion_tokens" not in small
+
+
+def test_a_request_that_does_not_fit_is_refused_with_the_reset_time() -> None:
+    hook = DailyBudget(settings(daily_usd=0.0005), MemoryCounter())
+    with pytest.raises(HTTPException) as caught:
+        run(hook.async_pre_call_hook(None, None, request(), "acompletion"))  # needs ~$0.0016
+    assert caught.value.status_code == 429
+    assert "daily budget of $0.0005 is spent" in caught.value.detail["error"]
+    assert caught.value.detail["resets_at"].endswith("+00:00")
+
+
+def test_settle_replaces_the_hold_by_the_actual_cost_once() -> None:
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(), counter)
+
+    class Response:
+        _hidden_params: ClassVar[dict[str, float]] = {"response_cost": 0.0002}
+
+    async def scenario() -> tuple[int, int]:
+        data = await hook.async_pre_call_hook(None, None, request(max_tokens=10), "acompletion")
+        await hook.async_post_call_success_hook(data, None, Response())
+        await hook.async_post_call_success_hook(data, None, Response())  # a second event must not count twice
+        await hook.async_post_call_failure_hook(data, RuntimeError("late"), None)
+        return await counter.spent(hook.settings.day()[0])
+
+    assert run(scenario()) == (to_nano(0.0002), 0)
+
+
+def test_failure_releases_the_hold() -> None:
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(), counter)
+
+    async def scenario() -> tuple[int, int]:
+        data = await hook.async_pre_call_hook(None, None, request(), "acompletion")
+        await hook.async_post_call_failure_hook(data, RuntimeError("provider down"), None)
+        return await counter.spent(hook.settings.day()[0])
+
+    assert run(scenario()) == (0, 0)
+
+
+class Unreachable(MemoryCounter):
+    async def reserve(self, *args: Any) -> Any:
+        raise CounterUnavailable("Redis unreachable: ConnectionError")
+
+
+def test_an_unreachable_counter_fails_closed() -> None:
+    hook = DailyBudget(settings(), Unreachable())
+    with pytest.raises(HTTPException) as caught:
+        run(hook.async_pre_call_hook(None, None, request(), "acompletion"))
+    assert caught.value.status_code == 503 and "fail closed" in caught.value.detail["error"]
+
+
+def test_an_unreachable_counter_admits_when_the_stack_opts_out() -> None:
+    hook = DailyBudget(settings(allow_when_counter_unavailable=True), Unreachable())
+    data = run(hook.async_pre_call_hook(None, None, request(), "acompletion"))
+    assert "llmstack_budget_hold" not in data.get("metadata", {})
+
+
+def test_unpriced_call_types_are_refused() -> None:
+    hook = DailyBudget(settings(), MemoryCounter())
+    with pytest.raises(HTTPException) as caught:
+        run(hook.async_pre_call_hook(None, None, {"model": "g", "input": "x"}, "aembedding"))
+    assert caught.value.status_code == 400
+
+
+def test_the_input_bound_is_never_below_a_tokenizers_count() -> None:
+    import litellm
+
+    for text in [
+        "hello",
+        "the quick brown fox " * 50,
+        "日本語のテキスト" * 20,
+        "x = [i**2 for i in range(10)]" * 10,
+    ]:
+        messages = [{"role": "user", "content": text}]
+        assert input_token_bound({"messages": messages}) >= litellm.token_counter(
+            model="gpt-4o", messages=messages
+        )
+
+
+def test_images_count_a_fixed_allowance() -> None:
+    image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:..."}}]}
+    assert input_token_bound({"messages": [image]}) >= 2000
+
+
+def test_the_budget_day_follows_the_time_zone(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = tmp_path / "now"
+    clock.write_text("2026-12-01T23:30:00+00:00")
+    monkeypatch.setenv("LLMSTACK_BUDGET_CLOCK_FILE", str(clock))
+    day, resets = settings(timezone="Europe/Berlin").day()
+    assert day == "2026-12-02"
+    assert resets == dt.datetime(2026, 12, 3, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+def test_the_rendered_section_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "redis.internal")
+    monkeypatch.setenv("REDIS_PASSWORD", "pw")
+    parsed = parse_settings(
+        {
+            "llmstack_budget": {
+                "stack": "prod",
+                "daily_usd": 10.0,
+                "alert_thresholds": [0.5, 1.0],
+                "timezone": "UTC",
+                "allow_when_counter_unavailable": False,
+                "shared_state": "redis",
+                "groups": {
+                    "g": {"input_per_token": 3e-6, "output_per_token": 1.5e-5, "max_output_tokens": 8192}
+                },
+            }
+        }
+    )
+    assert parsed.redis_url == "redis://:pw@redis.internal:6379/0"
+    assert parsed.groups["g"].max_output_tokens == 8192
+
+
+def test_a_config_without_the_section_is_refused() -> None:
+    with pytest.raises(ValueError, match="llmstack_budget"):
+        parse_settings({"model_list": []})
+
+
+# --- the Redis counter against the machine's Redis --------------------------------------------------------
+
+
+def redis_counter() -> RedisCounter:
+    """A fresh counter under a unique prefix (its client binds to the loop of its first use)."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        run(RedisCounter(url, "probe").ping())
+    except CounterUnavailable:
+        pytest.skip("needs the Redis on 127.0.0.1:6379")
+    return RedisCounter(url, f"unit-{uuid.uuid4().hex}")
+
+
+def test_redis_reservations_are_atomic_under_concurrency() -> None:
+    counter = redis_counter()
+
+    async def scenario() -> tuple[int, tuple[int, int]]:
+        results = await asyncio.gather(*(counter.reserve("d", f"h{i}", 100, 1050) for i in range(50)))
+        return sum(r.admitted for r in results), await counter.spent("d")
+
+    admitted, (spent, reserved) = run(scenario())
+    assert admitted == 10 and (spent, reserved) == (0, 1000)
+
+
+def test_redis_settle_is_idempotent_and_alerts_are_claimed_once() -> None:
+    counter = redis_counter()
+
+    async def scenario() -> tuple[Any, Any, tuple[int, int], list[bool]]:
+        await counter.reserve("d", "h", 500, 1000)
+        first = await counter.settle("d", "h", 300)
+        second = await counter.settle("d", "h", 300)
+        claims = [await counter.claim_alert("d", 0.5) for _ in range(3)]
+        return first, second, await counter.spent("d"), claims
+
+    first, second, spent, claims = run(scenario())
+    assert first == 300 and second is None and spent == (300, 0)
+    assert claims == [True, False, False]
