@@ -152,3 +152,49 @@ def test_drill_rows_fail_only_when_a_predicted_survivor_did_not_answer() -> None
     assert not DrillRow("a", "b", None, 500, (), 1.0, None).ok
     assert not DrillRow("a", "b", "c", 200, (), 1.0, 0.1).ok  # answered, but not by the predicted fallback
     assert DrillRow("a", None, None, 500, (), 1.0, None).ok  # the catalog waived this loss
+
+
+def test_llmstack_local_simulate_serves_until_interrupted(tmp_path: object) -> None:
+    """`llmstack local --stack dev --simulate`: the gateway in the foreground, stopped by Ctrl-C (SIGINT)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from infra.localgateway import free_port
+    from tests.conftest import ROOT
+
+    port = free_port()
+    build = Path(str(tmp_path)) / "build"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "local", "--stack", "dev", "--simulate", "--port", str(port),
+         "--build-dir", str(build)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        key = (build / "local" / "dev.master-key").read_text()
+        assert (build / "local" / "dev.master-key").stat().st_mode & 0o077 == 0  # only the owner may read it
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "simple", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert response.status_code == 200 and "simulated answer" in response.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "stopping" in output
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1)
