@@ -214,6 +214,58 @@ def cmd_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Everything `diff` compares about one stack, as JSON (findings, config, chains, graph, resources)."""
+    stacks_dir, _ = _paths(args)
+    (stack,) = _stacks(args, stacks_dir)
+    result = _load(args, stack)
+    valid = result.spec is not None and not has_errors(result.findings)
+    payload: dict[str, object] = {
+        "valid": valid,
+        "findings": [f.as_dict() for f in result.findings],
+        "config": None,
+        "chains": [],
+        "mermaid": None,
+        "resources": [],
+    }
+    if valid and result.spec is not None:
+        from infra.dryrun import run_program, stack_config
+
+        config, secret_keys = stack_config(stacks_dir / f"Pulumi.{stack}.yaml")
+        run = run_program(stack, config, secret_keys)
+        payload.update(
+            config=render_gateway_config(result.spec),
+            chains=[c.as_dict() for c in summarize(result.spec)],
+            mermaid=mermaid(result.spec),
+            resources=run.snapshot() if run.error is None else [],
+        )
+    print(json.dumps(payload))
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from infra.diff import MARKER, base_snapshot, markdown, snapshot_of
+
+    stacks_dir, _ = _paths(args)
+    root = find_project_root()
+    sections = [MARKER, f"## llm-stack: what this change does (base `{args.base}`)", ""]
+    invalid = False
+    for stack in _stacks(args, stacks_dir):
+        head = snapshot_of(root, stack)
+        try:
+            base = base_snapshot(root, args.base, stack)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from exc
+        invalid = invalid or not head.valid
+        sections.append(markdown(stack, args.base, base, head))
+    text = "\n".join(sections)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
 def _declared_resources(stacks_dir: Path, stack: str) -> str:
     # imported here: only `plan` pays for Pulumi's import
     from infra.dryrun import describe, run_program, stack_config
@@ -272,6 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=4000)
     local.add_argument("--build-dir", default="build", metavar="DIR")
     local.set_defaults(func=cmd_local)
+
+    diff = sub.add_parser(
+        "diff", help="Markdown: what the working tree changes against a base ref, per stack"
+    )
+    common(diff, many=True)
+    diff.add_argument("--base", required=True, metavar="GIT_REF")
+    diff.add_argument("-o", "--output", metavar="FILE")
+    diff.set_defaults(func=cmd_diff)
+
+    snapshot = sub.add_parser("snapshot", help="one stack's findings, config, chains and resources as JSON")
+    common(snapshot, many=False)
+    snapshot.set_defaults(func=cmd_snapshot)
 
     plan = sub.add_parser("plan", help="check all stacks, render configs into build/, print chains")
     common(plan, many=True)
