@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,15 @@ class StackMocks(pulumi.runtime.Mocks):
             rid = outputs["name"]
         elif kind == "gcp:serviceaccount/account:Account":
             outputs["email"] = f"{inputs['accountId']}@test-project.iam.gserviceaccount.com"
+        elif kind == "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+            outputs["name"] = (
+                f"projects/123456/locations/global/workloadIdentityPools/{inputs['workloadIdentityPoolId']}"
+            )
+        elif kind == "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+            outputs["name"] = (
+                "projects/123456/locations/global/workloadIdentityPools/"
+                f"{inputs['workloadIdentityPoolId']}/providers/{inputs['workloadIdentityPoolProviderId']}"
+            )
         elif kind == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"generated-{args.name}"
         elif kind.startswith("pulumi-python:dynamic/railway:"):
@@ -125,6 +134,8 @@ class StackMocks(pulumi.runtime.Mocks):
                 outputs["names"] = sorted(unwrap(inputs.get("variables")) or {})
                 outputs["digest"] = "digest-of-values"
                 outputs.pop("variables", None)  # the real provider never returns the values
+        if kind.startswith("gcp:"):
+            outputs.setdefault("name", args.name)  # most GCP resources compute a name
         return rid, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -198,9 +209,19 @@ class ProgramRun:
         return sorted(rows, key=lambda row: (row["type"], row["name"]))
 
 
-def run_program(stack: str, config: dict[str, str], secret_keys: list[str]) -> ProgramRun:
-    """Run ``infra.program.main`` for ``stack`` under mocks, in-process, and record what it declares."""
-    from infra import program
+def run_program(
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    program: Callable[[], None] | None = None,
+    project: str = "llmstack",
+) -> ProgramRun:
+    """Run a Pulumi program (``infra.program.main`` by default) for ``stack`` under mocks, in-process."""
+    if program is None:
+        from infra.program import main as default_program
+
+        program = default_program
+    declare_program: Callable[[], None] = program
 
     # Pulumi's runtime schedules on the thread's current loop; give each run a fresh one (asyncio.run elsewhere
     # in the same process leaves none behind)
@@ -210,13 +231,13 @@ def run_program(stack: str, config: dict[str, str], secret_keys: list[str]) -> P
     monitor = RecordingMonitor(mocks)
     # a new root Stack per run: set_mocks keeps an earlier run's (named after that run's stack) otherwise
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project="llmstack", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
     run = ProgramRun(mocks.registrations, {}, mocks.invokes)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def declare() -> pulumi.Output[Any]:
-        program.main()
+        declare_program()
         root = pulumi.runtime.settings.get_root_resource()
         outputs: dict[str, Any] = dict(root.outputs) if root is not None else {}  # type: ignore[attr-defined]
 

@@ -170,9 +170,23 @@ def test_llmstack_local_simulate_serves_until_interrupted(tmp_path: object) -> N
     port = free_port()
     build = Path(str(tmp_path)) / "build"
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "local", "--stack", "dev", "--simulate", "--port", str(port),
-         "--build-dir", str(build)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "local",
+            "--stack",
+            "dev",
+            "--simulate",
+            "--port",
+            str(port),
+            "--build-dir",
+            str(build),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120

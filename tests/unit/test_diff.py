@@ -38,7 +38,9 @@ def swap_gemini_pro_to_openai(repo: Path) -> None:
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
 
 
-def test_a_provider_swap_shows_config_chains_and_resources(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_provider_swap_shows_config_chains_and_resources(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     swap_gemini_pro_to_openai(repo)
     assert main(["diff", "--stack", "dev", "--base", "HEAD"]) == 0
     out = capsys.readouterr().out
@@ -55,7 +57,9 @@ def test_a_provider_swap_shows_config_chains_and_resources(repo: Path, capsys: p
     assert "```mermaid" in out
 
 
-def test_an_invalid_head_exits_1_and_lists_the_new_finding(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_invalid_head_exits_1_and_lists_the_new_finding(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = repo / "stacks" / "catalog.yaml"
     catalog = yaml.safe_load(path.read_text())
     catalog["fallbacks"]["gemini-flash"] = ["gemini-pro"]
