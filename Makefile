@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install plan test lint unit bench gateway-bench constraints gateway-requirements clean
+.PHONY: install plan test lint unit bench gateway-bench demo constraints gateway-requirements bot-requirements clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ constraints: $(STAMP)
 	{ echo "# Exact versions of the whole dependency tree (pip freeze), so a fresh machine installs what CI tested."; \
 	  echo "# Regenerate with: make constraints"; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^llmstack'; } > constraints.txt
+
+bot-requirements: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'pip-tools==7.5.3'
+	cd services/telegram-bot && ../../$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url \
+	  --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -c ../../constraints.txt \
+	  -o requirements.txt requirements.in
+
+# simulator, gateway and bot on 127.0.0.1, a scripted conversation through the webhook, what happened
+demo: $(STAMP)
+	$(BIN)/python -m infra.demo
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

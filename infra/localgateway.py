@@ -1,7 +1,7 @@
-"""The real LiteLLM proxy, started locally with a rendered config, through the gateway service's own entrypoint.
+"""Our services started locally as their containers run them: the real LiteLLM proxy with a rendered config
+(``python -m llmstack_gateway.entrypoint``) and the Telegram bot (``python -m llmstack_bot.app``).
 
-Used by ``llmstack local``, ``llmstack drill``, the integration tests and the benchmarks, so all of them run the
-same code the container runs (``python -m llmstack_gateway.entrypoint``). Loopback only; every start is bounded
+Used by ``llmstack local``, ``llmstack drill``, ``make demo``, the integration tests and the benchmarks. Loopback only; every start is bounded
 and every process it starts is stopped, children included.
 """
 
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import httpx
 
-GATEWAY_SERVICE_DIR = Path(__file__).resolve().parent.parent / "services" / "litellm-gateway"
+SERVICES = Path(__file__).resolve().parent.parent / "services"
+GATEWAY_SERVICE_DIR = SERVICES / "litellm-gateway"
+BOT_SERVICE_DIR = SERVICES / "telegram-bot"
 
 
 def free_port() -> int:
@@ -36,10 +38,12 @@ class GatewayStartError(RuntimeError):
 
 
 @dataclass
-class LocalGateway:
-    config_text: str
-    master_key: str
-    workers: int = 1
+class LocalService:
+    """A service of ours started from its own directory, as its container would run it."""
+
+    module: str
+    service_dir: Path
+    health_path: str
     env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     startup_timeout_s: float = 120.0
@@ -52,25 +56,15 @@ class LocalGateway:
 
     def environment(self) -> dict[str, str]:
         pythonpath = os.pathsep.join(
-            p for p in (str(GATEWAY_SERVICE_DIR), os.environ.get("PYTHONPATH", "")) if p
+            p for p in (str(self.service_dir), os.environ.get("PYTHONPATH", "")) if p
         )
-        return {
-            **os.environ,
-            "LITELLM_CONFIG_YAML": self.config_text,
-            "LITELLM_MASTER_KEY": self.master_key,
-            "LITELLM_NUM_WORKERS": str(self.workers),
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "LLMSTACK_BIND_HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PYTHONPATH": pythonpath,
-            **self.env,
-        }
+        return {**os.environ, "PORT": str(self.port), "PYTHONPATH": pythonpath, **self.env}
 
     def start(self) -> None:
-        log = tempfile.NamedTemporaryFile(prefix="llmstack-gateway-", suffix=".log", delete=False)  # noqa: SIM115
+        log = tempfile.NamedTemporaryFile(prefix="llmstack-service-", suffix=".log", delete=False)  # noqa: SIM115
         self._log_path = Path(log.name)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "llmstack_gateway.entrypoint"],
+            [sys.executable, "-m", self.module],
             env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -115,9 +109,55 @@ class LocalGateway:
             self._log_path.unlink(missing_ok=True)
 
     @contextmanager
-    def running(self) -> Iterator[LocalGateway]:
+    def running(self) -> Iterator[LocalService]:
         self.start()
         try:
             yield self
         finally:
             self.stop()
+
+
+class LocalGateway(LocalService):
+    """The LiteLLM proxy with a rendered config, through ``python -m llmstack_gateway.entrypoint``."""
+
+    def __init__(
+        self,
+        config_text: str,
+        master_key: str,
+        workers: int = 1,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        startup_timeout_s: float = 120.0,
+    ) -> None:
+        self.config_text = config_text
+        self.master_key = master_key
+        self.workers = workers
+        super().__init__(
+            module="llmstack_gateway.entrypoint",
+            service_dir=GATEWAY_SERVICE_DIR,
+            health_path="/health/liveliness",
+            env={
+                "LITELLM_CONFIG_YAML": config_text,
+                "LITELLM_MASTER_KEY": master_key,
+                "LITELLM_NUM_WORKERS": str(workers),
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LLMSTACK_BIND_HOST": "127.0.0.1",
+                **(env or {}),
+            },
+            port=port or free_port(),
+            startup_timeout_s=startup_timeout_s,
+        )
+
+
+class LocalBot(LocalService):
+    """The Telegram bot, through ``python -m llmstack_bot.app``; settings as environment variables."""
+
+    def __init__(self, env: Mapping[str, str], port: int | None = None) -> None:
+        super().__init__(
+            module="llmstack_bot.app",
+            service_dir=BOT_SERVICE_DIR,
+            health_path="/health",
+            env=dict(env),
+            port=port or free_port(),
+            startup_timeout_s=60.0,
+        )

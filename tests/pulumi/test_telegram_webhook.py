@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.simulator.telegram import FakeTelegram
 from infra.telegram import TelegramError, WebhookProvider
-from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456789" + ":" + "T" * 30
 

@@ -1,0 +1,83 @@
+"""The only model access the bot has: the LiteLLM gateway's OpenAI-compatible API, with bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import openai
+
+
+class BudgetExhausted(Exception):  # noqa: N818 (a state the user is told about, not a bug)
+    """The gateway refused: the stack's daily budget is spent. The message says when it resets."""
+
+
+class GatewayUnavailable(Exception):  # noqa: N818
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    cost_usd: float
+    served_by: str
+
+
+class GatewayClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        attempts: int = 3,
+        timeout_s: float = 120,
+        backoff_s: float = 1.0,
+    ) -> None:
+        self._client = openai.AsyncOpenAI(
+            base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key or "none", max_retries=0, timeout=timeout_s
+        )
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+
+    async def complete(self, route: str, messages: list[dict[str, str]], user: str | None = None) -> Answer:
+        last: Exception | None = None
+        for attempt in range(self._attempts):
+            try:
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=route,
+                    messages=messages,  # type: ignore[arg-type]
+                    # the end user, for the gateway's logs and abuse tracking
+                    **({"user": user} if user else {}),
+                )
+                completion = raw.parse()
+                cost = raw.headers.get("x-litellm-response-cost")
+                return Answer(
+                    text=completion.choices[0].message.content or "",
+                    cost_usd=float(cost) if cost else 0.0,
+                    served_by=raw.headers.get("x-litellm-model-id", completion.model),
+                )
+            except openai.RateLimitError as exc:
+                message = _message(exc)
+                if "daily budget" in message:
+                    raise BudgetExhausted(message) from exc
+                last = exc
+            except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
+                last = exc
+            except openai.APIStatusError as exc:
+                if exc.status_code in (502, 503, 504):
+                    last = exc
+                else:
+                    raise GatewayUnavailable(f"the gateway refused the request ({exc.status_code})") from exc
+            await asyncio.sleep(self._backoff_s * 2**attempt)
+        raise GatewayUnavailable(f"the gateway did not answer after {self._attempts} attempts") from last
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    try:
+        return str(json.loads(exc.response.text)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(exc)

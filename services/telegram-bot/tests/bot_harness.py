@@ -1,0 +1,118 @@
+"""Helpers of the bot's tests: the bot as it runs (uvicorn on 127.0.0.1) and update builders."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))  # the shared fakes in tests/fakes
+
+from infra.simulator.telegram import FakeTelegram  # noqa: E402
+
+TOKEN = "123456789:" + "A" * 35
+WEBHOOK_SECRET = "webhook-secret-" + "w" * 20
+ALERTS_SECRET = "alerts-secret-" + "a" * 20
+GATEWAY_KEY = "sk-gateway-" + "g" * 24
+ALLOWED = [1001, 1002]
+ADMIN_CHAT = 9001
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES, connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **overrides: Any) -> Any:
+    from llmstack_bot.settings import Settings
+
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_webhook_secret": WEBHOOK_SECRET,
+        "telegram_api_base": telegram.api_base,
+        "alerts_secret": ALERTS_SECRET,
+        "gateway_base_url": gateway_url,
+        "gateway_api_key": GATEWAY_KEY,
+        "database_url": database_url,
+        "allowed_user_ids": ALLOWED,
+        "admin_chat_id": ADMIN_CHAT,
+        "default_route": "balanced",
+        "routes": ["balanced", "simple"],
+        "gateway_attempts": 2,
+        "requests_per_minute": 1000,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@dataclass
+class RunningBot:
+    url: str
+    app: Any
+    server: Any
+    thread: threading.Thread
+
+    def post(
+        self, update: Any, *, secret: str | None = WEBHOOK_SECRET, raw: bytes | None = None
+    ) -> httpx.Response:
+        headers = {"content-type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        if raw is not None:
+            return httpx.post(f"{self.url}/telegram/webhook", content=raw, headers=headers, timeout=30)
+        return httpx.post(f"{self.url}/telegram/webhook", json=update, headers=headers, timeout=30)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_bot(settings: Any, *, run_worker: bool = True) -> RunningBot:
+    import uvicorn
+    from llmstack_bot.app import create_app
+
+    app = create_app(settings, run_worker=run_worker)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the bot did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return RunningBot(f"http://127.0.0.1:{port}", app, server, thread)
+
+
+def message(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1796000000,
+            "text": text,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"u{user_id}"},
+            "chat": {"id": user_id, "type": "private"},
+        },
+    }
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
