@@ -75,17 +75,18 @@ class LocalService:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise GatewayStartError(
-                    f"the gateway exited with {self._process.returncode}:\n{self.log_tail()}"
+                    f"{self.module} exited with {self._process.returncode}:\n{self.log_tail()}"
                 )
             try:
-                if httpx.get(f"{self.url}/health/liveliness", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.health_path}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        tail = self.log_tail()  # before stop() removes the log
         self.stop()
         raise GatewayStartError(
-            f"the gateway did not become live in {self.startup_timeout_s:.0f}s:\n{self.log_tail()}"
+            f"{self.module} did not become live in {self.startup_timeout_s:.0f}s:\n{tail}"
         )
 
     def log_tail(self, lines: int = 40) -> str:

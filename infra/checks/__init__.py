@@ -14,6 +14,7 @@ from pathlib import Path
 from infra.catalog import DEFAULT_STACKS_DIR, Finding, LoadResult, Severity, StackSpec, load_stack
 from infra.checks.budget import check_budget, check_shared_state
 from infra.checks.context import CheckContext
+from infra.checks.deploy import check_bot_route
 from infra.checks.graph import (
     check_capabilities,
     check_context_windows,
@@ -41,6 +42,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_shared_state,
     check_worst_case_time,
     check_routing_strategy,
+    check_bot_route,
 )
 
 

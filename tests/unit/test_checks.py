@@ -357,7 +357,7 @@ def test_two_providers_sharing_one_secret(ws: StackWorkspace) -> None:
 
 def test_every_check_is_registered() -> None:
     names = {c.__name__ for c in ALL_CHECKS}
-    assert len(names) == len(ALL_CHECKS) >= 13
+    assert len(names) == len(ALL_CHECKS) >= 14
 
 
 def test_unencrypted_railway_token_in_a_stack_file(ws: StackWorkspace) -> None:
@@ -365,3 +365,11 @@ def test_unencrypted_railway_token_in_a_stack_file(ws: StackWorkspace) -> None:
     finding = one(ws.findings(), "literal-secret")
     assert finding.location.field == "config.llmstack:railway_token"
     assert "0b9d6c52" not in finding.format()
+
+
+def test_the_bots_default_route_must_exist(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:telegram": {"default_route": "balance"}}
+    finding = one(ws.findings(), "unknown-route")
+    assert finding.location.file == "stacks/Pulumi.test.yaml"
+    assert finding.location.field == "config.llmstack:telegram.default_route"
+    assert "did you mean 'balanced'" in finding.message

@@ -118,7 +118,7 @@ def test_images_are_tagged_with_the_commit_and_deployed_by_digest() -> None:
     build = next(s for s in images["steps"] if "build-push-action" in s.get("uses", ""))
     assert build["with"]["tags"].endswith(":${{ github.sha }}")
     refs = next(s for s in images["steps"] if s.get("id") == "refs")
-    assert "@$GATEWAY_DIGEST" in refs["run"]
+    assert "@$GATEWAY_DIGEST" in refs["run"] and "@$BOT_DIGEST" in refs["run"]
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml"])

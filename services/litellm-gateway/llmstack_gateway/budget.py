@@ -119,7 +119,10 @@ class DailyBudget(CustomLogger):
                 },
             ) from exc
         if not reservation.admitted:
-            self._alert_in_background(day, resets, spent_nano=to_nano(settings.daily_usd), refused=True)
+            # spent plus what other requests hold right now: what stands between this request and the cap
+            self._alert_in_background(
+                day, resets, spent_nano=reservation.spent + reservation.reserved, refused=True
+            )
             raise HTTPException(
                 status_code=429,
                 detail={

@@ -161,5 +161,9 @@ class Handlers:
             f"${float(alert.get('spent_usd', 0)):.4f} spent on {html.escape(str(alert.get('day', '?')))}; "
             f"resets at {html.escape(str(alert.get('resets_at', '?')))}."
         )
+        if alert.get("refused"):
+            text += (
+                " A request was refused: what is spent and held by requests in flight leaves no room for it."
+            )
         await self.send(self.settings.admin_chat_id, text, escaped=True)
         return True
