@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from infra.simulator.loopback import serve
+
 Mode = Literal["ok", "429", "500", "503", "hang", "slow"]
 PROVIDERS = ("openai", "anthropic", "gemini")
 #: a hung request is released after this long at most, or when the simulator stops
@@ -268,15 +270,10 @@ class ProviderSimulator:
                 return None
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        server = self._server
-        thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
-        thread.start()
         try:
-            yield self
+            with serve(Handler, self.port) as server:
+                self._server = server
+                yield self
+                self._stopping.set()  # releases hung requests before the server waits for them
         finally:
-            self._stopping.set()  # releases hung requests
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+            self._stopping.set()

@@ -20,6 +20,8 @@ from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from infra.simulator.loopback import serve
+
 UPDATE_TYPES = {
     "message",
     "edited_message",
@@ -226,13 +228,6 @@ class FakeTelegram:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server = self._server
-        thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
-        thread.start()
-        try:
+        with serve(Handler) as server:
+            self._server = server
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)

@@ -21,6 +21,8 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync, parse, validate
 
+from infra.simulator.loopback import serve
+
 ROOT = Path(__file__).resolve().parents[2]
 SUBSET = ROOT / "infra" / "railway" / "schema.graphql"
 FULL = ROOT.parent / "shared" / "railway" / "railway-cli-schema.graphql"
@@ -384,13 +386,6 @@ class FakeRailway:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server = self._server
-        thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
-        thread.start()
-        try:
+        with serve(Handler) as server:
+            self._server = server
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(timeout=5)
