@@ -138,3 +138,11 @@ def test_any_structure_round_trips(value: object) -> None:
 def test_non_finite_numbers_are_refused() -> None:
     with pytest.raises(ValueError, match="non-finite"):
         yaml_value(float("nan"))
+
+
+@pytest.mark.parametrize("stack", discover_stacks(STACKS))
+def test_auth_is_ours_and_never_lets_a_wrong_key_in(stack: str) -> None:
+    general = yaml.safe_load(render_gateway_config(spec_of(stack)))["general_settings"]
+    assert general["custom_auth"] == "llmstack_gateway.auth.user_api_key_auth"
+    # with this set and no database, LiteLLM admits a wrong key (research/litellm-hooks.md)
+    assert "allow_requests_on_db_unavailable" not in general
