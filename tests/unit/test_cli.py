@@ -130,3 +130,17 @@ def test_check_does_not_pay_for_importing_litellm_or_pulumi() -> None:
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert "HEAVY [] 0" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_readmes_fallback_graph_is_the_prod_stacks() -> None:
+    """The picture in the README is `llmstack explain --stack prod --format mermaid`, so it cannot drift."""
+    from infra.catalog import load_stack
+    from infra.explain import mermaid
+    from tests.conftest import ROOT, STACKS
+
+    spec = load_stack("prod", stacks_dir=STACKS).spec
+    assert spec is not None
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The fallback graph (prod)", 1)[1]
+    block = section.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block == mermaid(spec)
