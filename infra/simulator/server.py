@@ -149,7 +149,6 @@ _ROUTES = (
 class ProviderSimulator:
     """``with ProviderSimulator().running() as sim: sim.api_bases()`` gives the URLs to render into a config."""
 
-    host: str = "127.0.0.1"
     port: int = 0
     #: delay of every healthy answer (0: bare loopback; 200 ms is close to a real provider)
     healthy_delay_ms: float = 0.0
@@ -181,7 +180,7 @@ class ProviderSimulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "the simulator is not running"
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def api_bases(self) -> dict[str, str]:
         """Provider kind -> the api_base LiteLLM should use for it."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import yaml
 
 from infra.catalog import StackSpec, load_stack
@@ -19,6 +20,22 @@ from infra.simulator import ProviderSimulator
 from tests.conftest import STACKS, TODAY
 
 MASTER_KEY = "sk-llmstack-test-" + uuid.uuid4().hex
+#: the machine's Redis; shared-state tests use a key prefix of their own
+REDIS = {"host": "127.0.0.1", "port": 6379}
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis(host=REDIS["host"], port=int(REDIS["port"]), socket_connect_timeout=1)
+
+
+def redis_available() -> bool:
+    try:
+        return bool(redis_client().ping())
+    except redis.RedisError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(not redis_available(), reason="needs the Redis on 127.0.0.1:6379")
 PROVIDER_ENV = {"ANTHROPIC_API_KEY": "sim-key", "OPENAI_API_KEY": "sim-key", "GEMINI_API_KEY": "sim-key"}
 
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from infra.localgateway import LocalBot, LocalGateway
 from infra.simulator import ProviderSimulator
 from infra.simulator.telegram import FakeTelegram
-from tests.integration.conftest import MASTER_KEY, stack_spec, start_gateway
+from tests.integration.conftest import MASTER_KEY, needs_redis, redis_client, stack_spec, start_gateway
 
 TOKEN = "123456789:" + "E" * 35
 WEBHOOK_SECRET = secrets.token_urlsafe(32)
@@ -30,18 +29,7 @@ SPEC = stack_spec(
 )
 
 
-def redis_client() -> Any:
-    return redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
-
-
-def redis_available() -> bool:
-    try:
-        return bool(redis_client().ping())
-    except redis.RedisError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not redis_available(), reason="needs the Redis on 127.0.0.1:6379")
+pytestmark = needs_redis
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from infra.simulator import ProviderSimulator
 from tests.fakes.alert_receiver import AlertReceiver
-from tests.integration.conftest import chat, error_message, stack_spec, start_gateway
+from tests.integration.conftest import (
+    REDIS,
+    chat,
+    error_message,
+    needs_redis,
+    redis_client,
+    stack_spec,
+    start_gateway,
+)
 
-REDIS = {"host": "127.0.0.1", "port": 6379}
 # one request for claude-sonnet with max_tokens=16 reserves ~$0.000294 and costs $0.00027 on the simulator
 CAP_USD = 0.0015
 SPEC = stack_spec(
@@ -26,21 +32,14 @@ SPEC = stack_spec(
 )
 
 
-def redis_available() -> bool:
-    try:
-        return bool(redis.Redis(**REDIS, socket_connect_timeout=1).ping())  # type: ignore[arg-type]
-    except redis.RedisError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not redis_available(), reason="needs the Redis on 127.0.0.1:6379")
+pytestmark = needs_redis
 
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
     value = f"llmstack-test-{uuid.uuid4().hex[:12]}"
     yield value
-    client = redis.Redis(**REDIS)  # type: ignore[arg-type]
+    client = redis_client()
     for key in client.scan_iter(f"*{value}*"):
         client.delete(key)
 
@@ -71,7 +70,7 @@ def budget_env(prefix: str, clock: Path, alerts: AlertReceiver, **extra: str) ->
 
 
 def spent_usd(prefix: str, day: str) -> tuple[float, float]:
-    client = redis.Redis(**REDIS)  # type: ignore[arg-type]
+    client = redis_client()
     tag = f"{{{prefix}:{day}}}"
     spent, reserved = client.mget(f"budget:{tag}:spent", f"budget:{tag}:reserved")
     return int(spent or 0) / 1e9, int(reserved or 0) / 1e9
