@@ -1,37 +1,59 @@
 """The simulator: one loopback HTTP server, one path prefix per provider, deterministic token usage.
 
-Behaviour is set per provider (``anthropic``) or per model id (``claude-sonnet-4-6``; the model wins):
-answer 200, 429 with Retry-After, 500, 503, hang, or answer slowly. Every request is logged (provider, model,
-status, max_tokens, time) so tests can see the exact order LiteLLM tried deployments in.
+Endpoints (the provider's own paths under a per-provider prefix; ``api_bases()`` gives what LiteLLM needs):
+
+* ``/openai/v1/chat/completions``, ``/openai/v1/completions``, ``/openai/v1/responses`` (plain and streamed);
+* ``/anthropic/v1/messages`` (plain and streamed, tool use);
+* ``/gemini/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent`` (``?alt=sse`` or a JSON array).
+
+Behaviour is set per provider (``anthropic``) or per model id (``claude-sonnet-4-6``; the model wins): answer 200,
+429 with Retry-After, 500, 503, hang, answer slowly, or stall a stream after a few deltas. Every request is logged
+(provider, model, status, max_tokens, time, endpoint, streamed, usage, frames sent, whether the client hung up) so
+tests can see the exact order LiteLLM tried deployments in and what each stream delivered.
+
+A client hanging up is normal (a gateway timing out, a user closing a chat): it ends that request quietly.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
+from infra.simulator import anthropic_wire, gemini_wire, openai_wire
+from infra.simulator.answer import SimulatedAnswer, answer_for, prompt_text
 from infra.simulator.loopback import serve
+from infra.simulator.reply import Reply
 
-Mode = Literal["ok", "429", "500", "503", "hang", "slow"]
+Mode = Literal["ok", "429", "500", "503", "hang", "slow", "stall"]
 PROVIDERS = ("openai", "anthropic", "gemini")
-#: a hung request is released after this long at most, or when the simulator stops
+#: a hung request is released after this long at most, or when the simulator stops, or when its client leaves
 MAX_HANG_S = 120.0
+#: the errors a socket raises when its peer has gone: an ordinary end of a request, not a failure
+HANGUP_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 @dataclass(frozen=True)
 class Behavior:
     mode: Mode = "ok"
-    #: added before every answer (errors included when ``errors_too``); "slow" uses it as its delay
+    #: waited before the answer starts (errors included when ``errors_too``); "slow" also waits it before every
+    #: delta of a stream
     delay_ms: float = 0.0
     retry_after_s: int = 1
     errors_too: bool = False
+    #: waited before every delta of a streamed answer (time per token), in any mode that streams
+    chunk_delay_ms: float = 0.0
+    #: "stall": how many deltas a stream sends before it hangs (a non-streamed request just hangs)
+    stall_after: int = 2
 
 
 @dataclass
@@ -41,70 +63,65 @@ class LoggedRequest:
     status: int
     max_tokens: int | None
     at: float
+    #: chat, completions, responses, messages, generateContent, streamGenerateContent
+    endpoint: str = ""
+    stream: bool = False
+    #: the usage the answer reports (0 for an error): every choice counted
+    input_tokens: int = 0
+    output_tokens: int = 0
+    choices: int = 1
+    #: deltas (generated pieces) actually written to the client; equals output tokens for a finished text stream
+    deltas_sent: int = 0
+    #: the client hung up before the answer was complete
+    disconnected: bool = False
+    finished: bool = False
 
 
-def _usage(text: str, max_tokens: int | None) -> tuple[int, int]:
-    """Deterministic: 10 tokens of overhead plus one per 4 characters in; at most 16 out."""
-    return 10 + len(text) // 4, min(16, max_tokens or 16)
+Renderer = Callable[[SimulatedAnswer, dict[str, Any], dict[str, list[str]]], Reply]
 
-
-def _prompt_text(payload: dict[str, Any], provider: str) -> str:
-    if provider == "gemini":
-        parts = [p.get("text", "") for c in payload.get("contents", []) for p in c.get("parts", [])]
-        return " ".join(str(p) for p in parts)
-    chunks: list[str] = []
-    for message in payload.get("messages", []):
-        content = message.get("content", "")
-        if isinstance(content, list):
-            chunks.extend(str(c.get("text", "")) for c in content if isinstance(c, dict))
-        else:
-            chunks.append(str(content))
-    return " ".join(chunks)
-
-
-def _answer(provider: str, model: str, prompt: str, max_tokens: int | None) -> dict[str, Any]:
-    tokens_in, tokens_out = _usage(prompt, max_tokens)
-    text = f"[{provider}/{model}] simulated answer"
-    if provider == "openai":
-        return {
-            "id": "chatcmpl-sim",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {
-                "prompt_tokens": tokens_in,
-                "completion_tokens": tokens_out,
-                "total_tokens": tokens_in + tokens_out,
-            },
-        }
-    if provider == "anthropic":
-        return {
-            "id": "msg_sim",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
-        }
-    return {
-        "candidates": [
-            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
-        ],
-        "usageMetadata": {
-            "promptTokenCount": tokens_in,
-            "candidatesTokenCount": tokens_out,
-            "totalTokenCount": tokens_in + tokens_out,
-        },
-        "modelVersion": model,
-    }
-
+#: provider, endpoint name, path pattern, how to render the answer
+_ROUTES: tuple[tuple[str, str, re.Pattern[str], Renderer], ...] = (
+    (
+        "openai",
+        "chat",
+        re.compile(r"^/openai(?:/v1)?/chat/completions$"),
+        lambda a, p, q: openai_wire.chat_completion(a, p),
+    ),
+    (
+        "openai",
+        "completions",
+        re.compile(r"^/openai(?:/v1)?/completions$"),
+        lambda a, p, q: openai_wire.text_completion(a, p),
+    ),
+    (
+        "openai",
+        "responses",
+        re.compile(r"^/openai(?:/v1)?/responses$"),
+        lambda a, p, q: openai_wire.responses(a, p),
+    ),
+    (
+        "anthropic",
+        "messages",
+        re.compile(r"^/anthropic(?:/v1)?/messages$"),
+        lambda a, p, q: anthropic_wire.messages(a, p),
+    ),
+    (
+        "gemini",
+        "generateContent",
+        re.compile(r"^/gemini(?:/v1beta)?/models/(?P<model>[^/:]+):generateContent$"),
+        lambda a, p, q: gemini_wire.generate_content(a, p),
+    ),
+    (
+        "gemini",
+        "streamGenerateContent",
+        re.compile(r"^/gemini(?:/v1beta)?/models/(?P<model>[^/:]+):streamGenerateContent$"),
+        lambda a, p, q: gemini_wire.stream_generate_content(a, p, alt_sse=q.get("alt") == ["sse"]),
+    ),
+)
 
 _ERRORS: dict[str, dict[int, dict[str, Any]]] = {
+    # openai: {"error": {message, type, code}} (API reference, "Error codes"); anthropic: {"type": "error",
+    # "error": {type, message}} (API reference, "Errors"); gemini: google.rpc.Status {code, message, status}
     "openai": {
         429: {
             "error": {
@@ -138,11 +155,14 @@ _ERRORS: dict[str, dict[int, dict[str, Any]]] = {
     },
 }
 
-_ROUTES = (
-    ("openai", re.compile(r"^/openai(?:/v1)?/chat/completions$")),
-    ("anthropic", re.compile(r"^/anthropic(?:/v1)?/messages$")),
-    ("gemini", re.compile(r"^/gemini(?:/v1beta)?/models/(?P<model>[^/:]+):generateContent$")),
-)
+
+def _max_tokens(provider: str, endpoint: str, payload: dict[str, Any]) -> int | None:
+    if provider == "gemini":
+        generation = payload.get("generationConfig") or payload.get("generation_config") or {}
+        return generation.get("maxOutputTokens") or generation.get("max_output_tokens")
+    if endpoint == "responses":
+        return payload.get("max_output_tokens")
+    return payload.get("max_tokens") or payload.get("max_completion_tokens")
 
 
 @dataclass
@@ -150,8 +170,10 @@ class ProviderSimulator:
     """``with ProviderSimulator().running() as sim: sim.api_bases()`` gives the URLs to render into a config."""
 
     port: int = 0
-    #: delay of every healthy answer (0: bare loopback; 200 ms is close to a real provider)
+    #: delay of every healthy answer before it starts (0: bare loopback; 200 ms is close to a real provider)
     healthy_delay_ms: float = 0.0
+    #: delay before every delta of a healthy stream (0: all at once; 10-30 ms is a real model's pace)
+    healthy_chunk_delay_ms: float = 0.0
     behaviors: dict[str, Behavior] = field(default_factory=dict)
     log: list[LoggedRequest] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -190,89 +212,180 @@ class ProviderSimulator:
             "gemini": f"{self.url}/gemini/v1beta",
         }
 
-    # -- serving ---------------------------------------------------------------------------------------------
-    def handle(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        path = path.split("?", 1)[0]
-        if path == "/_control/log":
-            return 200, {}, json.dumps([asdict(r) for r in self.requests()]).encode()
-        for provider, pattern in _ROUTES:
-            match = pattern.match(path)
+    # -- answering -------------------------------------------------------------------------------------------
+    def handle(self, path: str, body: bytes) -> tuple[Reply, Behavior, LoggedRequest | None]:
+        """What to answer to ``path``: the reply, the fault in force, and the log entry (None for non-provider
+        paths). Waiting (delays, hangs) and writing are the HTTP handler's job, so a hang can end early."""
+        url = urlsplit(path)
+        if url.path == "/_control/log":
+            return Reply(200, [asdict(r) for r in self.requests()]), Behavior(), None
+        for provider, endpoint, pattern, render in _ROUTES:
+            match = pattern.match(url.path)
             if match is None:
                 continue
             try:
                 payload = json.loads(body or b"{}")
             except json.JSONDecodeError:
-                return 400, {}, json.dumps({"error": {"message": "invalid JSON"}}).encode()
+                return Reply(400, {"error": {"message": "invalid JSON"}}), Behavior(), None
             model = match.groupdict().get("model") or str(payload.get("model", "unknown"))
-            max_tokens = payload.get("max_tokens") or payload.get("max_completion_tokens")
-            if provider == "gemini":
-                generation = payload.get("generationConfig") or payload.get("generation_config") or {}
-                max_tokens = generation.get("maxOutputTokens") or generation.get("max_output_tokens")
-            return self._respond(provider, model, payload, max_tokens)
-        return 404, {}, json.dumps({"error": {"message": f"no such endpoint: {path}"}}).encode()
+            max_tokens = _max_tokens(provider, endpoint, payload)
+            behavior = self.behavior_for(provider, model)
+            stream = bool(payload.get("stream")) or endpoint == "streamGenerateContent"
+            entry = LoggedRequest(provider, model, 200, max_tokens, time.time(), endpoint, stream)
+            if behavior.mode == "hang" or (behavior.mode == "stall" and not stream):
+                entry.status = 504
+                reply = Reply(504, {"error": {"message": "hung (simulated)"}})
+            elif behavior.mode in ("429", "500", "503"):
+                entry.status = int(behavior.mode)
+                reply = Reply(entry.status, _ERRORS[provider][entry.status])
+                if entry.status == 429:
+                    reply.headers["retry-after"] = str(behavior.retry_after_s)
+            else:
+                choices = int(payload.get("n") or 1) if provider == "openai" else 1
+                answer = answer_for(
+                    provider,
+                    model,
+                    prompt_text(payload, provider),
+                    max_tokens,
+                    choices=choices,
+                    tools=payload.get("tools"),
+                )
+                entry.input_tokens, entry.output_tokens, entry.choices = (
+                    answer.input_tokens,
+                    answer.output_tokens,
+                    answer.choices,
+                )
+                reply = render(answer, payload, parse_qs(url.query))
+            with self._lock:
+                self.log.append(entry)
+            return reply, behavior, entry
+        return Reply(404, {"error": {"message": f"no such endpoint: {url.path}"}}), Behavior(), None
 
-    def _respond(
-        self, provider: str, model: str, payload: dict[str, Any], max_tokens: int | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        behavior = self.behavior_for(provider, model)
-        delay = (
-            behavior.delay_ms
-            if behavior.mode == "slow"
-            else (behavior.delay_ms if behavior.errors_too else 0.0)
-        )
-        if behavior.mode in ("ok", "slow"):
-            delay = max(delay, self.healthy_delay_ms)
-        if behavior.mode == "hang":
-            self._stopping.wait(MAX_HANG_S)
-            status = 504
-            answer: dict[str, Any] = {"error": {"message": "hung (simulated)"}}
-        elif behavior.mode in ("429", "500", "503"):
-            status = int(behavior.mode)
-            answer = _ERRORS[provider][status]
-        else:
-            status = 200
-            answer = _answer(provider, model, _prompt_text(payload, provider), max_tokens)
-        if delay:
-            self._stopping.wait(delay / 1000)
-        headers = {"retry-after": str(behavior.retry_after_s)} if status == 429 else {}
+    def _record(self, entry: LoggedRequest | None, **changes: Any) -> None:
+        if entry is None:
+            return
         with self._lock:
-            self.log.append(LoggedRequest(provider, model, status, max_tokens, time.time()))
-        return status, headers, json.dumps(answer).encode()
+            for key, value in changes.items():
+                setattr(entry, key, value)
 
+    # -- serving ---------------------------------------------------------------------------------------------
     @contextmanager
     def running(self) -> Iterator[ProviderSimulator]:
-        simulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, like a real provider
-            disable_nagle_algorithm = (
-                True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-            )
-
-            def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                self._reply(*simulator.handle(self.path, self.rfile.read(length)))
-
-            def do_GET(self) -> None:
-                self._reply(*simulator.handle(self.path, b""))
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self._stopping.clear()
-        try:
-            with serve(Handler, self.port) as server:
-                self._server = server
+        with serve(_handler_for(self), self.port) as server:
+            self._stopping.clear()
+            self._server = server
+            try:
                 yield self
+            finally:
                 self._stopping.set()  # releases hung requests before the server waits for them
-        finally:
-            self._stopping.set()
+
+
+def _peer_left(connection: socket.socket) -> bool:
+    """True once the client has closed its end: the socket reads as EOF (or reset) without blocking."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _handler_for(simulator: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, like a real provider
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+        def handle(self) -> None:
+            # a client that resets its connection while we read its next request is a normal end
+            try:
+                super().handle()
+            except HANGUP_ERRORS:
+                self.close_connection = True
+
+        def finish(self) -> None:
+            with suppress(*HANGUP_ERRORS):
+                super().finish()
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            self._serve(simulator.handle(self.path, self.rfile.read(length)))
+
+        def do_GET(self) -> None:
+            self._serve(simulator.handle(self.path, b""))
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+        def _wait(self, seconds: float) -> bool:
+            """Wait up to ``seconds`` (ends early when the simulator stops); False if the client hung up."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if simulator._stopping.wait(min(left, 0.05)):
+                    return not _peer_left(self.connection)
+                if _peer_left(self.connection):
+                    return False
+            return True
+
+        def _serve(self, handled: tuple[Reply, Behavior, LoggedRequest | None]) -> None:
+            reply, behavior, entry = handled
+            ok = reply.status == 200 and behavior.mode in ("ok", "slow", "stall")
+            delay = behavior.delay_ms if (ok and behavior.mode == "slow") or behavior.errors_too else 0.0
+            if ok:
+                delay = max(delay, simulator.healthy_delay_ms)
+            if reply.status == 504 and not self._wait(MAX_HANG_S):
+                return self._hung_up(entry)
+            if delay and not self._wait(delay / 1000):
+                return self._hung_up(entry)
+            try:
+                if reply.frames is None:
+                    self._send_whole(reply, entry)
+                else:
+                    self._send_stream(reply, behavior, entry)
+            except HANGUP_ERRORS:
+                self._hung_up(entry)
+            return None
+
+        def _hung_up(self, entry: LoggedRequest | None) -> None:
+            simulator._record(entry, disconnected=True)
+            self.close_connection = True
+
+        def _send_whole(self, reply: Reply, entry: LoggedRequest | None) -> None:
+            payload = reply.encoded_body()
+            self.send_response(reply.status)
+            self.send_header("content-type", reply.media_type)
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            simulator._record(entry, finished=True)
+
+        def _send_stream(self, reply: Reply, behavior: Behavior, entry: LoggedRequest | None) -> None:
+            """Chunked transfer encoding, one HTTP chunk per frame, written as it is produced."""
+            self.send_response(reply.status)
+            self.send_header("content-type", reply.media_type)
+            self.send_header("cache-control", "no-cache")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            per_delta = behavior.chunk_delay_ms or (
+                behavior.delay_ms if behavior.mode == "slow" else simulator.healthy_chunk_delay_ms
+            )
+            sent = 0
+            for frame in reply.frames or []:
+                if frame.content:
+                    if behavior.mode == "stall" and sent >= behavior.stall_after:
+                        # never finishes: ends when the client leaves, or unfinished when the simulator stops
+                        if not self._wait(MAX_HANG_S):
+                            return self._hung_up(entry)
+                        self.close_connection = True
+                        return None
+                    if per_delta and not self._wait(per_delta / 1000):
+                        return self._hung_up(entry)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame.data), frame.data))
+                if frame.content:
+                    sent += 1
+                    simulator._record(entry, deltas_sent=sent)
+            self.wfile.write(b"0\r\n\r\n")
+            simulator._record(entry, finished=True)
+            return None
+
+    return Handler

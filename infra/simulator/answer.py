@@ -1,0 +1,146 @@
+"""What the simulator answers, whatever the wire format: a fixed text, deterministic usage, an optional tool call.
+
+Usage is a pure function of the request so a test can compute the exact cost of any answer:
+
+* input tokens: 10 of overhead plus one per 4 characters of prompt text;
+* output tokens: ``min(16, max_tokens)`` per choice (16 when the request sets no limit), times ``n`` choices.
+
+A streamed answer sends the same text cut into exactly one delta per output token, so a client that counted k
+content deltas before it hung up received exactly k tokens of the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: output tokens of one choice when the request sets no limit
+DEFAULT_OUTPUT_TOKENS = 16
+#: input tokens every request costs on top of its prompt text
+PROMPT_OVERHEAD_TOKENS = 10
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The call the simulated model makes when the request offers tools: the first tool, its required fields."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class SimulatedAnswer:
+    provider: str
+    model: str
+    text: str
+    input_tokens: int
+    #: output tokens of ONE choice
+    tokens_per_choice: int
+    choices: int = 1
+    tool_call: ToolCall | None = None
+
+    @property
+    def output_tokens(self) -> int:
+        """What the provider bills: every choice counts (OpenAI's ``usage`` sums all ``n`` choices)."""
+        return self.tokens_per_choice * self.choices
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def text_deltas(self) -> list[str]:
+        """The text cut into ``tokens_per_choice`` contiguous non-empty pieces whose concatenation is the text."""
+        count = max(1, min(self.tokens_per_choice, len(self.text)))
+        size, extra = divmod(len(self.text), count)
+        pieces, start = [], 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            pieces.append(self.text[start:end])
+            start = end
+        return pieces
+
+    def argument_deltas(self) -> list[str]:
+        """A tool call's JSON arguments in a few pieces, as providers stream them (partial JSON, not parseable alone)."""
+        if self.tool_call is None:
+            return []
+        raw = self.tool_call.arguments_json
+        step = max(1, len(raw) // 3)
+        return [raw[i : i + step] for i in range(0, len(raw), step)]
+
+
+def answer_for(
+    provider: str,
+    model: str,
+    prompt: str,
+    max_tokens: int | None,
+    *,
+    choices: int = 1,
+    tools: list[dict[str, Any]] | None = None,
+) -> SimulatedAnswer:
+    tokens_per_choice = min(DEFAULT_OUTPUT_TOKENS, max_tokens or DEFAULT_OUTPUT_TOKENS)
+    return SimulatedAnswer(
+        provider=provider,
+        model=model,
+        text=f"[{provider}/{model}] simulated answer",
+        input_tokens=PROMPT_OVERHEAD_TOKENS + len(prompt) // 4,
+        tokens_per_choice=max(1, tokens_per_choice),
+        choices=max(1, choices),
+        tool_call=_tool_call(tools) if tools else None,
+    )
+
+
+def _tool_call(tools: list[dict[str, Any]]) -> ToolCall | None:
+    """Call the first tool offered, filling each required property with a placeholder of its JSON type.
+
+    The three formats nest a tool differently: OpenAI chat ``{"type": "function", "function": {name, parameters}}``,
+    OpenAI Responses ``{"type": "function", name, parameters}``, Anthropic ``{name, input_schema}``, Gemini
+    ``{"functionDeclarations": [{name, parameters}]}``.
+    """
+    tool = tools[0]
+    if "functionDeclarations" in tool or "function_declarations" in tool:
+        declarations = tool.get("functionDeclarations") or tool.get("function_declarations") or [{}]
+        tool = declarations[0]
+    spec = tool.get("function", tool)
+    name = str(spec.get("name", "tool"))
+    schema = spec.get("parameters") or spec.get("input_schema") or {}
+    properties = schema.get("properties") or {}
+    placeholders = {"integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
+    arguments = {
+        key: placeholders.get(str((properties.get(key) or {}).get("type", "string")).lower(), "simulated")
+        for key in schema.get("required") or list(properties)[:1]
+    }
+    return ToolCall(id=f"call_sim_{name}", name=name, arguments=arguments)
+
+
+def prompt_text(payload: dict[str, Any], provider: str) -> str:
+    """The text a request sends, whatever its shape (chat messages, a completion prompt, Responses input, Gemini)."""
+    if provider == "gemini":
+        parts = [p.get("text", "") for c in payload.get("contents", []) for p in c.get("parts", [])]
+        return " ".join(str(p) for p in parts)
+    chunks: list[str] = []
+    if isinstance(payload.get("system"), str):  # Anthropic's top-level system prompt
+        chunks.append(payload["system"])
+    if "prompt" in payload:  # OpenAI /v1/completions: a string or a list of strings
+        prompt = payload["prompt"]
+        chunks.extend(prompt if isinstance(prompt, list) else [prompt])
+    if isinstance(payload.get("instructions"), str):  # OpenAI Responses
+        chunks.append(payload["instructions"])
+    messages = payload.get("messages", [])
+    responses_input = payload.get("input")
+    if isinstance(responses_input, str):
+        chunks.append(responses_input)
+    elif isinstance(responses_input, list):
+        messages = [*messages, *responses_input]
+    for message in messages:
+        content = message.get("content", "") if isinstance(message, dict) else message
+        if isinstance(content, list):
+            chunks.extend(str(c.get("text", "")) for c in content if isinstance(c, dict))
+        else:
+            chunks.append(str(content))
+    return " ".join(str(c) for c in chunks)
