@@ -9,9 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[ThreadingHTTPServer]:
-    """Serve ``handler`` on 127.0.0.1 (``port`` 0: any free one) in a daemon thread until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+def serve(
+    handler: type[BaseHTTPRequestHandler], port: int = 0, host: str = "127.0.0.1"
+) -> Iterator[ThreadingHTTPServer]:
+    """Serve ``handler`` on ``host`` (``port`` 0: any free one) in a daemon thread until the block ends."""
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
     thread.start()

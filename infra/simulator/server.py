@@ -170,6 +170,8 @@ class ProviderSimulator:
     """``with ProviderSimulator().running() as sim: sim.api_bases()`` gives the URLs to render into a config."""
 
     port: int = 0
+    #: the address to bind; 127.0.0.1 keeps it off the network (``python -m infra.simulator --host`` changes it)
+    host: str = "127.0.0.1"
     #: delay of every healthy answer before it starts (0: bare loopback; 200 ms is close to a real provider)
     healthy_delay_ms: float = 0.0
     #: delay before every delta of a healthy stream (0: all at once; 10-30 ms is a real model's pace)
@@ -202,7 +204,8 @@ class ProviderSimulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "the simulator is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self._server.server_address[1]}"
 
     def api_bases(self) -> dict[str, str]:
         """Provider kind -> the api_base LiteLLM should use for it."""
@@ -271,7 +274,7 @@ class ProviderSimulator:
     # -- serving ---------------------------------------------------------------------------------------------
     @contextmanager
     def running(self) -> Iterator[ProviderSimulator]:
-        with serve(_handler_for(self), self.port) as server:
+        with serve(_handler_for(self), self.port, self.host) as server:
             self._stopping.clear()
             self._server = server
             try:
