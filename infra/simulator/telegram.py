@@ -1,152 +1,197 @@
-"""A Telegram Bot API stand-in on 127.0.0.1: records every call and validates parameters like Telegram does.
+"""A Telegram Bot API stand-in on 127.0.0.1 that validates like Telegram and fails like Telegram on demand.
 
-Product code (`make demo` plays a conversation against it), and the fake the bot's tests use."""
+Product code (`make demo` plays a conversation against it), and the fake the bot's tests and benchmark use.
+
+Programmable faults (shapes in ``infra.simulator.telegram_faults``)::
+
+    fake.fail("sendMessage", status=429, retry_after=1, times=1, after=1)  # the 2nd call gets flood control
+    fake.block(1001, reason="blocked")        # 403 "Forbidden: bot was blocked by the user" for that chat
+    fake.delay("sendMessage", 2.0)            # answer that method 2 s late
+    fake.add_file("photo-1", b"...", path="photos/file_1.jpg")  # getFile + /file/bot<token>/<path>
+
+What was delivered: ``fake.delivered(chat_id)`` (accepted sendMessage calls); every attempt, failed ones
+included: ``fake.sent(chat_id)``; ``fake.early_retries`` lists calls repeated before ``retry_after`` passed.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
-from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from infra.simulator.loopback import serve
+from infra.simulator.telegram_faults import BlockReason, FaultPlan, error_body, make_fault
+from infra.simulator.telegram_rules import (
+    CHAT_ACTIONS,
+    UPDATE_TYPES,
+    BadRequestError,
+    parse_params,
+    validate_commands,
+    validate_reply_markup,
+    validate_set_webhook,
+    validate_text,
+)
 
-UPDATE_TYPES = {
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "inline_query",
-    "chosen_inline_result",
-    "my_chat_member",
-    "chat_member",
-}
+__all__ = ["UPDATE_TYPES", "BadRequestError", "FakeTelegram", "parse_params"]
+
 TOKEN = re.compile(r"^[0-9]{6,12}:[A-Za-z0-9_-]{20,}$")
-
-
-class BadRequestError(Exception):
-    pass
-
-
-ALLOWED_TAGS = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "code",
-    "pre",
-    "a",
-    "tg-spoiler",
-    "blockquote",
-    "span",
+#: getFile: "For the moment, bots can download files of up to 20MB in size."
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+#: methods the stand-in accepts without modelling them (each answers ``true`` in the docs)
+_TRUE_METHODS = {
+    "deletewebhook",
+    "deletemessage",
+    "deletemycommands",
+    "setmydescription",
+    "setmyshortdescription",
+    "setchatmenubutton",
+    "setmessagereaction",
 }
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+    "the same as a current content and reply markup of the message"
+)
+_QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
-class _Entities(HTMLParser):
-    """Telegram's HTML parse mode: only its tags, every tag closed, entities well formed."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag not in ALLOWED_TAGS:
-            raise BadRequestError(f'Bad Request: can\'t parse entities: Unsupported start tag "{tag}"')
-        self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open.pop() != tag:
-            raise BadRequestError(f'Bad Request: can\'t parse entities: Unexpected end tag "{tag}"')
+def _chat_id(params: dict[str, Any]) -> int | None:
+    """``chat_id`` is "Integer or String" (an ``@channelusername``); faults and blocks key on integers."""
+    try:
+        return int(params["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
-def _validate_text(params: dict[str, Any]) -> None:
-    text = str(params.get("text", ""))
-    if not text.strip():
-        raise BadRequestError("Bad Request: message text is empty")
-    if len(text) > 4096:
-        raise BadRequestError("Bad Request: message is too long")
-    if params.get("parse_mode") == "HTML":
-        parser = _Entities()
-        parser.feed(text)
-        parser.close()
-        if parser.open:
-            raise BadRequestError("Bad Request: can't parse entities: unclosed tag")
-        if re.search(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", text):
-            raise BadRequestError("Bad Request: can't parse entities: bad character reference")
+def _chat(chat_id: int) -> dict[str, Any]:
+    # Chat ids: positive for users, negative for groups, -100... for supergroups and channels
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
+    kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
 
 
-def parse_params(content_type: str, raw: bytes) -> dict[str, Any]:
-    """Telegram accepts JSON, urlencoded and multipart; aiogram sends forms with JSON-encoded complex fields."""
-    if content_type.startswith("application/json"):
-        params: dict[str, Any] = json.loads(raw or b"{}")
-        return params
-    if content_type.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
-        )
-        fields = {
-            part.get_param("name", header="content-disposition"): part.get_content()
-            for part in message.iter_parts()
-        }
-    else:
-        fields = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode(), keep_blank_values=True).items()}
-    decoded: dict[str, Any] = {}
-    for key, value in fields.items():
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, str) and value[:1] in "[{":
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(value)
-        decoded[str(key)] = value
-    return decoded
+@dataclass
+class StoredFile:
+    """A file the stand-in serves: getFile's ``File`` object and the bytes at its ``file_path``."""
 
-
-def _validate_set_webhook(params: dict[str, Any]) -> None:
-    if not str(params.get("url", "")).startswith("https://"):
-        raise BadRequestError("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-    secret = params.get("secret_token")
-    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
-        raise BadRequestError("Bad Request: secret token contains unallowed characters")
-    updates = params.get("allowed_updates", [])
-    if not isinstance(updates, list) or not set(updates) <= UPDATE_TYPES:
-        raise BadRequestError("Bad Request: can't parse allowed updates")
+    file_id: str
+    content: bytes
+    path: str
+    file_unique_id: str
+    #: what getFile reports; defaults to the real length (set it to test a size check without the bytes)
+    size: int
 
 
 @dataclass
 class FakeTelegram:
     token: str
+    #: getMe ``username``: group mention logic (``@username``, ``/cmd@username``) is tested against it
+    username: str = "llmstack_test_bot"
+    first_name: str = "llmstack test"
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    #: callback_query_id values answered, in order
+    answered_callbacks: list[str] = field(default_factory=list)
+    plan: FaultPlan = field(default_factory=FaultPlan)
+    _messages: dict[tuple[int | None, int], dict[str, Any]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    # --- programming faults -------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        status: int = 429,
+        *,
+        retry_after: int | None = None,
+        times: int | None = 1,
+        after: int = 0,
+        chat_id: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Let ``after`` calls of ``method`` (for ``chat_id``, or any chat) through, then fail ``times`` of them
+        (None: every one) with ``status`` and Telegram's description for it. A 429 carries
+        ``parameters.retry_after`` (default 1) and keeps refusing the method until that many seconds pass."""
+        fault = make_fault(
+            method,
+            status,
+            retry_after=retry_after,
+            times=times,
+            after=after,
+            chat_id=chat_id,
+            description=description,
+        )
+        self.plan.add(fault)
+
+    def block(self, chat_id: int, reason: BlockReason = "blocked") -> None:
+        """Every call for ``chat_id`` gets 403 with the description for ``reason`` (blocked, deactivated,
+        kicked, kicked_supergroup, not_started) until ``unblock``."""
+        self.plan.block(chat_id, reason)
+
+    def unblock(self, chat_id: int) -> None:
+        self.plan.unblock(chat_id)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every call of ``method`` (``"file"``: file downloads) ``seconds`` late; 0 to stop."""
+        self.plan.delay(method, seconds)
+
+    def add_file(
+        self, file_id: str, content: bytes, *, path: str | None = None, size: int | None = None
+    ) -> StoredFile:
+        """Serve ``content`` through getFile(``file_id``) and ``/file/bot<token>/<path>``."""
+        stored = StoredFile(
+            file_id=file_id,
+            content=content,
+            path=path or f"photos/file_{len(self.files)}.jpg",
+            file_unique_id=f"u{abs(hash(file_id)) % 10**10}",
+            size=len(content) if size is None else size,
+        )
+        with self._lock:
+            self.files[file_id] = stored
+        return stored
+
+    def reset(self) -> None:
+        """Forget every call, message, file, answered query and programmed fault; keep serving."""
+        self.plan.clear()
+        with self._lock:
+            self.calls.clear()
+            self.rejected.clear()
+            self.files.clear()
+            self.answered_callbacks.clear()
+            self._messages.clear()
+            self.webhook = {}
+        self.plan.early_retries.clear()
+
+    @property
+    def early_retries(self) -> list[tuple[str, int | None, float]]:
+        """(method, chat, seconds still to wait) of every call made before its ``retry_after`` had passed."""
+        return list(self.plan.early_retries)
+
+    # --- what happened ------------------------------------------------------------------------------------
+
     def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        """Every sendMessage, in order (optionally for one chat)."""
+        """Every sendMessage attempt, refused ones included, in order (optionally for one chat)."""
         with self._lock:
             return [
-                p
-                for m, p in self.calls
-                if m == "sendMessage" and (chat_id is None or int(p["chat_id"]) == chat_id)
+                p for m, p in self.calls if m == "sendMessage" and (chat_id is None or _chat_id(p) == chat_id)
             ]
+
+    def delivered(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages Telegram accepted (sendMessage params plus ``message_id``; edits applied), in order."""
+        with self._lock:
+            messages = sorted(self._messages.values(), key=lambda m: int(m["message_id"]))
+        return [m for m in messages if chat_id is None or _chat_id(m) == chat_id]
 
     @property
     def api_base(self) -> str:
@@ -156,55 +201,153 @@ class FakeTelegram:
     def methods(self) -> list[str]:
         return [name for name, _ in self.calls]
 
+    # --- answering ----------------------------------------------------------------------------------------
+
     def handle(self, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         match = re.fullmatch(r"/bot([^/]+)/(\w+)", path)
         if match is None or match.group(1) != self.token:
-            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+            # a wrong token: Telegram answers 401 Unauthorized; an unparseable path 404
+            if match is not None:
+                return 401, error_body(401, "Unauthorized")
+            return 404, error_body(404, "Not Found")
         method = match.group(2)
         with self._lock:
             self.calls.append((method, params))
+        pause = self.plan.delay_for(method)
+        if pause:
+            time.sleep(pause)
+        refused = self.plan.decide(method, _chat_id(params))
+        if refused is not None:
+            with self._lock:
+                self.rejected.append((method, str(refused[1]["description"])))
+            return refused
         try:
-            if method == "setWebhook":
-                _validate_set_webhook(params)
-                self.webhook = dict(params)
-                return 200, {"ok": True, "result": True, "description": "Webhook was set"}
-            if method == "deleteWebhook":
-                self.webhook = {}
-                return 200, {"ok": True, "result": True}
-            if method == "getWebhookInfo":
-                return 200, {
-                    "ok": True,
-                    "result": {"url": self.webhook.get("url", ""), "pending_update_count": 0},
-                }
-            if method == "sendMessage":
-                if "chat_id" not in params:
-                    raise BadRequestError("Bad Request: chat_id is empty")
-                _validate_text(params)
-                chat = {"id": int(params["chat_id"]), "type": "private"}
-                result = {
-                    "message_id": next(self._ids),
-                    "date": int(time.time()),
-                    "chat": chat,
-                    "text": params["text"],
-                }
-                return 200, {"ok": True, "result": result}
-            if method == "setMyCommands":
-                commands = params.get("commands")
-                valid = isinstance(commands, list) and all(
-                    re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]) for c in commands
-                )
-                if not valid:
-                    raise BadRequestError("Bad Request: invalid commands")
-                return 200, {"ok": True, "result": True}
-            if method == "sendChatAction":
-                if params.get("action") not in ("typing", "upload_photo", "record_video", "upload_document"):
-                    raise BadRequestError("Bad Request: wrong parameter action in request")
-                return 200, {"ok": True, "result": True}
+            return 200, {"ok": True, "result": self._answer(method.lower(), params)}
         except BadRequestError as exc:
             with self._lock:
                 self.rejected.append((method, str(exc)))
-            return 400, {"ok": False, "error_code": 400, "description": str(exc)}
-        return 200, {"ok": True, "result": True}
+            return 400, error_body(400, str(exc))
+        except LookupError:
+            # "All methods in the Bot API are case-insensitive"; an unknown one is 404 Not Found
+            return 404, error_body(404, "Not Found")
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getme":
+            return {
+                "id": int(self.token.split(":")[0]),
+                "is_bot": True,
+                "first_name": self.first_name,
+                "username": self.username,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if method == "setwebhook":
+            validate_set_webhook(params)
+            self.webhook = dict(params)
+            return True  # Telegram adds "description": "Webhook was set"; aiogram reads only ``result``
+        if method == "deletewebhook":
+            self.webhook = {}
+            return True
+        if method == "getwebhookinfo":
+            return {"url": self.webhook.get("url", ""), "pending_update_count": 0}
+        if method == "sendmessage":
+            return self._send_message(params)
+        if method == "editmessagetext":
+            return self._edit_message_text(params)
+        if method == "answercallbackquery":
+            return self._answer_callback(params)
+        if method == "sendchataction":
+            if params.get("action") not in CHAT_ACTIONS:
+                raise BadRequestError("Bad Request: wrong parameter action in request")
+            return True
+        if method == "setmycommands":
+            validate_commands(params)
+            return True
+        if method == "getfile":
+            return self._get_file(params)
+        if method in _TRUE_METHODS:
+            return True
+        raise LookupError(method)
+
+    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _chat_id(params)
+        if chat_id is None:
+            raise BadRequestError(
+                "Bad Request: chat_id is empty" if "chat_id" not in params else "Bad Request: chat not found"
+            )
+        validate_text(params)
+        validate_reply_markup(params.get("reply_markup"))
+        with self._lock:
+            message_id = next(self._ids)
+            self._messages[(chat_id, message_id)] = {**params, "message_id": message_id}
+        return self._message(chat_id, message_id, str(params["text"]))
+
+    def _message(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        bot = {"id": int(self.token.split(":")[0]), "is_bot": True, "first_name": self.first_name}
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": {**bot, "username": self.username},
+            "text": text,
+        }
+
+    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _chat_id(params)
+        key = (chat_id, int(params.get("message_id", 0)))
+        validate_text(params)
+        validate_reply_markup(params.get("reply_markup"))
+        with self._lock:
+            stored = self._messages.get(key)
+            if stored is None or chat_id is None:
+                raise BadRequestError("Bad Request: message to edit not found")
+            same_markup = stored.get("reply_markup") == params.get("reply_markup")
+            if stored["text"] == params["text"] and same_markup:
+                raise BadRequestError(_NOT_MODIFIED)
+            stored.update(text=params["text"], reply_markup=params.get("reply_markup"))
+        return self._message(chat_id, key[1], str(params["text"]))
+
+    def _answer_callback(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        if not query_id:
+            raise BadRequestError("Bad Request: query_id is empty")
+        text = str(params.get("text", ""))
+        if len(text) > 200:  # answerCallbackQuery text: 0-200 characters
+            raise BadRequestError("Bad Request: MESSAGE_TOO_LONG")
+        with self._lock:
+            # a query is answered once; answering it again is refused like a query that timed out
+            if query_id in self.answered_callbacks:
+                raise BadRequestError(_QUERY_TOO_OLD)
+            self.answered_callbacks.append(query_id)
+        return True
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            stored = self.files.get(str(params.get("file_id", "")))
+        if stored is None:
+            raise BadRequestError("Bad Request: invalid file_id")
+        if stored.size > DOWNLOAD_LIMIT:
+            raise BadRequestError("Bad Request: file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.size,
+            "file_path": stored.path,
+        }
+
+    def download(self, path: str) -> bytes | None:
+        """The bytes at ``/file/bot<token>/<file_path>``, or None (Telegram answers 404)."""
+        match = re.fullmatch(r"/file/bot([^/]+)/(.+)", path)
+        if match is None or match.group(1) != self.token:
+            return None
+        with self._lock:
+            self.calls.append(("file", {"file_path": match.group(2)}))
+            found = [f for f in self.files.values() if f.path == match.group(2)]
+        pause = self.plan.delay_for("file")
+        if pause:
+            time.sleep(pause)
+        return found[0].content if found else None
 
     @contextmanager
     def running(self) -> Iterator[FakeTelegram]:
@@ -213,17 +356,41 @@ class FakeTelegram:
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                raw = self.rfile.read(length) if length else b""
-                params = parse_params(self.headers.get("content-type", "application/json"), raw)
-                status, body = fake.handle(self.path, params)
-                payload = json.dumps(body).encode()
+            def _reply(self, status: int, payload: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    params = parse_params(self.headers.get("content-type", "application/json"), raw)
+                except (ValueError, UnicodeDecodeError):
+                    body = error_body(400, "Bad Request: can't parse request JSON object")
+                    self._reply(400, json.dumps(body).encode(), "application/json")
+                    return
+                status, body = fake.handle(self.path, params)
+                self._reply(status, json.dumps(body).encode(), "application/json")
+
+            def do_GET(self) -> None:
+                if self.path.startswith("/file/"):
+                    content = fake.download(self.path)
+                    if content is None:
+                        self._reply(
+                            404, json.dumps(error_body(404, "Not Found")).encode(), "application/json"
+                        )
+                    else:
+                        self._reply(200, content, "application/octet-stream")
+                    return
+                # "We support GET and POST HTTP methods", parameters in the query string
+                path, _, query = self.path.partition("?")
+                status, body = fake.handle(
+                    path, parse_params("application/x-www-form-urlencoded", query.encode())
+                )
+                self._reply(status, json.dumps(body).encode(), "application/json")
 
             def log_message(self, *args: Any) -> None:
                 return None

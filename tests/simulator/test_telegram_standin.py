@@ -1,0 +1,230 @@
+"""The Telegram stand-in through aiogram's real client: each fault reaches the bot as the exception aiogram
+raises for Telegram's own answer (aiogram/client/session/base.py ``check_response``)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+
+from infra.simulator.telegram import FakeTelegram
+
+TOKEN = "123456789:" + "S" * 35
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[FakeTelegram, asyncio.Runner, Bot]]:
+    # one server, loop and client for the module: aiogram's session close sleeps 0.25 s
+    fake = FakeTelegram(TOKEN)
+    with fake.running(), asyncio.Runner() as runner:
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.api_base)))
+        yield fake, runner, bot
+        runner.run(bot.session.close())
+
+
+@pytest.fixture
+def telegram(served: tuple[FakeTelegram, asyncio.Runner, Bot]) -> FakeTelegram:
+    served[0].reset()
+    return served[0]
+
+
+_served: dict[str, tuple[FakeTelegram, asyncio.Runner, Bot]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _current(served: tuple[FakeTelegram, asyncio.Runner, Bot]) -> None:
+    _served["now"] = served
+
+
+def with_bot(telegram: FakeTelegram, call: Callable[[Bot], Awaitable[T]]) -> T:
+    fake, runner, bot = _served["now"]
+    assert fake is telegram
+    return runner.run(call(bot))
+
+
+def send(telegram: FakeTelegram, chat_id: int, text: str, **kwargs: Any) -> Any:
+    return with_bot(telegram, lambda bot: bot.send_message(chat_id, text, **kwargs))
+
+
+def test_429_on_the_kth_call_carries_retry_after(telegram: FakeTelegram) -> None:
+    telegram.fail("sendMessage", status=429, retry_after=2, after=1)
+    send(telegram, 1001, "part 1")
+    with pytest.raises(TelegramRetryAfter) as caught:
+        send(telegram, 1001, "part 2")
+    assert caught.value.retry_after == 2
+    assert "Too Many Requests: retry after 2" in str(caught.value)
+    assert [m["text"] for m in telegram.delivered(1001)] == ["part 1"]
+    assert len(telegram.sent(1001)) == 2
+
+
+def test_repeating_before_retry_after_meets_flood_control_again(telegram: FakeTelegram) -> None:
+    telegram.fail("sendMessage", status=429, retry_after=1)
+    with pytest.raises(TelegramRetryAfter):
+        send(telegram, 1001, "one")
+    with pytest.raises(TelegramRetryAfter) as caught:
+        send(telegram, 1001, "one")  # too soon
+    assert caught.value.retry_after == 1
+    assert len(telegram.early_retries) == 1
+    time.sleep(1.05)
+    send(telegram, 1001, "one")
+    assert [m["text"] for m in telegram.delivered()] == ["one"]
+    assert len(telegram.early_retries) == 1
+
+
+def test_a_fault_for_one_chat_leaves_the_others_alone(telegram: FakeTelegram) -> None:
+    telegram.fail("sendMessage", status=500, chat_id=1002, times=None)
+    send(telegram, 1001, "fine")
+    with pytest.raises(TelegramServerError, match="Internal Server Error"):
+        send(telegram, 1002, "broken")
+    with pytest.raises(TelegramServerError):
+        send(telegram, 1002, "still broken")
+
+
+@pytest.mark.parametrize(
+    ("reason", "description"),
+    [
+        ("blocked", "Forbidden: bot was blocked by the user"),
+        ("deactivated", "Forbidden: user is deactivated"),
+        ("kicked", "Forbidden: bot was kicked from the group chat"),
+    ],
+)
+def test_a_blocked_chat_is_403_for_every_method(
+    telegram: FakeTelegram, reason: Any, description: str
+) -> None:
+    telegram.block(1001, reason=reason)
+    with pytest.raises(TelegramForbiddenError, match=description):
+        send(telegram, 1001, "hello?")
+    with pytest.raises(TelegramForbiddenError, match=description):
+        with_bot(telegram, lambda bot: bot.send_chat_action(1001, "typing"))
+    send(telegram, 1002, "others still reachable")
+    telegram.unblock(1001)
+    send(telegram, 1001, "back")
+    assert [m["text"] for m in telegram.delivered(1001)] == ["back"]
+
+
+def test_a_slow_answer_is_slow(telegram: FakeTelegram) -> None:
+    telegram.delay("sendChatAction", 0.4)
+    started = time.monotonic()
+    with_bot(telegram, lambda bot: bot.send_chat_action(1001, "typing"))
+    assert time.monotonic() - started >= 0.4
+    started = time.monotonic()
+    send(telegram, 1001, "not delayed")
+    assert time.monotonic() - started < 0.4
+
+
+def test_length_is_counted_in_utf16_units_after_entity_parsing(telegram: FakeTelegram) -> None:
+    send(telegram, 1001, "\U0001f600" * 2048)  # 4096 units
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        send(telegram, 1001, "\U0001f600" * 2049)  # 4098 units, 2049 code points
+    # tags and references do not count: 4096 units once parsed, though far longer as sent
+    send(telegram, 1001, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        send(telegram, 1001, "&amp;" * 4097, parse_mode="HTML")
+
+
+@pytest.mark.parametrize(
+    ("text", "description"),
+    [
+        ("<b>open", "Can't find end tag"),
+        ("<script>x</script>", 'Unsupported start tag "script"'),
+        ("a & b", "bad character reference"),
+        ("<b></b>", "message text is empty"),
+    ],
+)
+def test_html_that_telegram_refuses(telegram: FakeTelegram, text: str, description: str) -> None:
+    with pytest.raises(TelegramBadRequest, match=description):
+        send(telegram, 1001, text, parse_mode="HTML")
+    assert telegram.delivered() == []
+    assert telegram.rejected[-1][0] == "sendMessage"
+
+
+def test_callback_data_over_64_bytes_is_refused(telegram: FakeTelegram) -> None:
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="é" * 33)]])
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        send(telegram, 1001, "pick", reply_markup=markup)
+
+
+def test_get_me_has_a_username(telegram: FakeTelegram) -> None:
+    me = with_bot(telegram, lambda bot: bot.get_me())
+    assert me.is_bot and me.username == "llmstack_test_bot" and me.id == 123456789
+
+
+def test_a_callback_query_is_answered_once(telegram: FakeTelegram) -> None:
+    assert with_bot(telegram, lambda bot: bot.answer_callback_query("q-1", text="Route set"))
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        with_bot(telegram, lambda bot: bot.answer_callback_query("q-1"))
+    assert telegram.answered_callbacks == ["q-1"]
+
+
+def test_commands_and_chat_actions_are_validated(telegram: FakeTelegram) -> None:
+    assert with_bot(telegram, lambda bot: bot.set_my_commands([BotCommand(command="help", description="h")]))
+    with pytest.raises(TelegramBadRequest, match="invalid commands"):
+        with_bot(telegram, lambda bot: bot.set_my_commands([BotCommand(command="Help!", description="h")]))
+    with pytest.raises(TelegramBadRequest, match="wrong parameter action"):
+        with_bot(telegram, lambda bot: bot.send_chat_action(1001, "dancing"))
+
+
+def test_edit_message_text(telegram: FakeTelegram) -> None:
+    message = send(telegram, 1001, "draft")
+    with_bot(
+        telegram, lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id)
+    )
+    assert [m["text"] for m in telegram.delivered(1001)] == ["final"]
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        with_bot(
+            telegram, lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id)
+        )
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        with_bot(telegram, lambda bot: bot.edit_message_text("x", chat_id=1001, message_id=999))
+
+
+def test_get_file_and_download(telegram: FakeTelegram) -> None:
+    telegram.add_file("photo-1", b"\xff\xd8jpeg bytes", path="photos/file_7.jpg")
+
+    async def fetch(bot: Bot) -> tuple[Any, bytes]:
+        file = await bot.get_file("photo-1")
+        buffer = io.BytesIO()
+        await bot.download_file(str(file.file_path), buffer)
+        return file, buffer.getvalue()
+
+    file, content = with_bot(telegram, fetch)
+    assert (file.file_path, file.file_size) == ("photos/file_7.jpg", 12)
+    assert content == b"\xff\xd8jpeg bytes"
+    with pytest.raises(TelegramBadRequest, match="invalid file_id"):
+        with_bot(telegram, lambda bot: bot.get_file("nope"))
+    missing = httpx.get(f"{telegram.api_base}/file/bot{TOKEN}/photos/none.jpg")
+    wrong_token = httpx.get(f"{telegram.api_base}/file/bot123456789:{'X' * 35}/photos/file_7.jpg")
+    assert (missing.status_code, wrong_token.status_code) == (404, 404)
+
+
+def test_a_file_over_20_mb_cannot_be_fetched(telegram: FakeTelegram) -> None:
+    telegram.add_file("huge", b"x", size=21 * 1024 * 1024)
+    with pytest.raises(TelegramBadRequest, match="file is too big"):
+        with_bot(telegram, lambda bot: bot.get_file("huge"))
+
+
+def test_unknown_methods_and_tokens(telegram: FakeTelegram) -> None:
+    with pytest.raises(TelegramNotFound, match="Not Found"):
+        with_bot(telegram, lambda bot: bot.get_chat(1001))  # a real method the stand-in does not model
+    wrong = httpx.post(f"{telegram.api_base}/bot123456789:{'X' * 35}/getMe")
+    assert wrong.status_code == 401 and wrong.json()["description"] == "Unauthorized"
+    # method names are case-insensitive, and GET with a query string works as POST does
+    got = httpx.get(f"{telegram.api_base}/bot{TOKEN}/GETME")
+    assert got.json()["result"]["username"] == "llmstack_test_bot"
