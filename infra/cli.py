@@ -169,7 +169,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     import time
 
     from infra.localgateway import LocalGateway
-    from infra.render import provider_env_names
+    from infra.render import provider_env_names, with_in_memory_counter
     from infra.simulator import ProviderSimulator
 
     stacks_dir, _ = _paths(args)
@@ -177,7 +177,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     result = _valid_spec(args, stack)
     if result is None or result.spec is None:
         return EXIT_INVALID
-    spec = result.spec
+    spec = with_in_memory_counter(result.spec)  # the only place the counter lives in memory: a local run
     env: dict[str, str] = {}
     with contextlib.ExitStack() as stack_ctx:
         api_bases = None

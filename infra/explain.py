@@ -80,6 +80,7 @@ def explain_text(spec: StackSpec) -> str:
         f"daily budget ${catalog.budget.daily_usd:g}, max_fallbacks {catalog.router.max_fallbacks}, "
         f"{catalog.gateway.replicas} replica(s) x {catalog.gateway.workers} worker(s)",
         f"typical request: {request.input_tokens} input + {request.output_tokens} output tokens",
+        budget_counter_line(spec),
         "",
     ]
     for summary in summarize(spec):
@@ -96,6 +97,18 @@ def explain_text(spec: StackSpec) -> str:
         lines.append("")
         lines.append(f"not enabled in this stack: {', '.join(spec.disabled_models)}")
     return "\n".join(lines) + "\n"
+
+
+def budget_counter_line(spec: StackSpec) -> str:
+    """Where the day's spend is kept and what a restart does to it (the choice the stack's settings imply)."""
+    gateway = spec.catalog.gateway
+    processes = gateway.replicas * gateway.workers
+    if gateway.shared_state == "redis":
+        return (
+            f"budget counter: in the stack's Redis, shared by {processes} process(es); a redeploy, crash or "
+            f"restart keeps the day's spend (the day starts at midnight {spec.catalog.budget.timezone})"
+        )
+    return "budget counter: in the gateway process's memory (a local run); a restart starts the day at $0"
 
 
 def _node_id(name: str) -> str:

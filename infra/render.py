@@ -7,6 +7,7 @@ and Redis credentials are ``os.environ/NAME`` references the proxy resolves at s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 import jinja2
 
 from infra.catalog import StackSpec
-from infra.catalog.models import Catalog, Retries
+from infra.catalog.models import Catalog, Gateway, Retries
 from infra.chains import chain_for, max_price_per_token, retries_for
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -200,6 +201,13 @@ def budget_section(spec: StackSpec) -> dict[str, Any]:
         "shared_state": catalog.gateway.shared_state,
         "groups": groups,
     }
+
+
+def with_in_memory_counter(spec: StackSpec) -> StackSpec:
+    """The stack as a local run serves it (`llmstack local`, drills, tests): one process, the budget counter in
+    that process's memory. Never deployed: `llmstack check` refuses ``shared_state: none`` in a stack."""
+    gateway = Gateway(replicas=1, workers=1, shared_state="none")
+    return dataclasses.replace(spec, catalog=spec.catalog.model_copy(update={"gateway": gateway}))
 
 
 def render_context(

@@ -8,6 +8,7 @@ every value was written, so a finding can name the file, the field and the line.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import types
 import typing
@@ -103,6 +104,9 @@ class StackSpec:
     load_notes: tuple[Finding, ...] = ()
     #: secret values the stack supplies, by Secret Manager secret id (from Pulumi config, never a file)
     secret_ids_with_values: frozenset[str] = frozenset()
+    #: the catalog as written, before this stack's overlay and narrowing (None when it is not valid on its own):
+    #: the checks run on it too, because a new stack would inherit its values
+    catalog_defaults: Catalog | None = None
 
     def locate(self, *path: str | int) -> Location:
         return self.sources.locate(tuple(path))
@@ -259,11 +263,16 @@ def build_spec(
         overlaid[section] = value
     sources = SourceMap(catalog_doc, stack_doc, overlaid, stack_display)
 
+    # the catalog's own sections, validated on their own: a value every stack overrides today is still what a
+    # new stack would inherit
+    defaults, default_findings = validate_catalog_defaults(catalog_doc)
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
         findings.extend(_validation_findings(exc, Catalog, sources.locate, ()))
+        findings.extend(inherited_only(default_findings, findings))
         return LoadResult(stack, None, findings)
+    findings.extend(inherited_only(default_findings, findings))
 
     deploy_raw = {k: ours[k] for k in ("railway", "telegram", "services") if k in ours}
     try:
@@ -301,8 +310,39 @@ def build_spec(
         disabled_models=disabled,
         load_notes=tuple(notes),
         secret_ids_with_values=secret_ids,
+        catalog_defaults=defaults,
     )
     return LoadResult(stack, spec, findings + list(notes))
+
+
+def validate_catalog_defaults(catalog_doc: YamlDocument) -> tuple[Catalog | None, list[Finding]]:
+    """The catalog exactly as written, before any stack overlays it: what a new stack would inherit."""
+    sources = SourceMap(catalog_doc, None)
+    try:
+        return Catalog.model_validate(copy.deepcopy(catalog_doc.data)), []
+    except ValidationError as exc:
+        return None, _validation_findings(exc, Catalog, sources.locate, ())
+
+
+INHERITED_NOTE = (
+    " (the catalog's own default: this stack overrides it, but a stack that does not would inherit it)"
+)
+
+
+def inherited_only(
+    default_findings: typing.Iterable[Finding], stack_findings: list[Finding]
+) -> list[Finding]:
+    """Findings about the catalog's own defaults that the merged stack does not already report, marked as such.
+
+    A finding the merged stack reports at the same place with the same code is the same problem: it is
+    reported once. Information (and waived findings, which become information) is not repeated.
+    """
+    seen = {(f.code, f.location) for f in stack_findings}
+    return [
+        dataclasses.replace(f, message=f.message + INHERITED_NOTE)
+        for f in default_findings
+        if f.severity is not Severity.INFO and (f.code, f.location) not in seen
+    ]
 
 
 def _our_keys(config: Mapping[str, Any]) -> dict[str, Any]:

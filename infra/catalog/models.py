@@ -132,8 +132,10 @@ class Budget(Strict):
 class Gateway(Strict):
     replicas: Annotated[int, Field(ge=1, le=20)] = 1
     workers: Annotated[int, Field(ge=1, le=16)] = 1
-    #: where per-process counters (budget, cooldowns) are shared: nowhere, or a Redis the stack provides
-    shared_state: Literal["none", "redis"] = "none"
+    #: where the budget counter lives. Every deployed stack keeps it in the stack's Redis, so a redeploy or a
+    #: crash restart never gives the day a fresh cap; ``none`` (one process's memory) is what ``llmstack local``
+    #: and the drills run with, and ``llmstack check`` refuses it in a stack file
+    shared_state: Literal["none", "redis"] = "redis"
 
 
 class TypicalRequest(Strict):

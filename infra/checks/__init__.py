@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from infra.catalog import DEFAULT_STACKS_DIR, Finding, LoadResult, Severity, StackSpec, load_stack
-from infra.checks.budget import check_budget, check_shared_state
+from infra.catalog.loader import inherited_only
+from infra.checks.budget import check_budget, check_budget_counter
 from infra.checks.context import CheckContext
 from infra.checks.deploy import check_bot_route
 from infra.checks.graph import (
@@ -39,11 +40,15 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_prices,
     check_cost_map,
     check_budget,
-    check_shared_state,
+    check_budget_counter,
     check_worst_case_time,
     check_routing_strategy,
     check_bot_route,
 )
+
+
+#: checks about the stack's deployment (its secrets, the bot), not about catalog values a stack inherits
+STACK_ONLY_CHECKS: frozenset[Check] = frozenset({check_literal_secrets, check_secret_ids, check_bot_route})
 
 
 def run_checks(spec: StackSpec, today: dt.date | None = None) -> list[Finding]:
@@ -51,7 +56,32 @@ def run_checks(spec: StackSpec, today: dt.date | None = None) -> list[Finding]:
     findings: list[Finding] = list(spec.load_notes)
     for check in ALL_CHECKS:
         findings.extend(check(ctx))
-    return _apply_waivers(spec, findings)
+    findings = _apply_waivers(spec, findings)
+    return findings + _catalog_default_findings(spec, today, findings)
+
+
+def _catalog_default_findings(
+    spec: StackSpec, today: dt.date | None, stack_findings: list[Finding]
+) -> list[Finding]:
+    """The same checks on the catalog as written (all its groups, none of this stack's overrides).
+
+    ``budget.daily_usd: -5`` in the catalog is an error even when every shipped stack overrides it: the next
+    stack someone adds would inherit it. Only what this stack does not already report is added.
+    """
+    defaults = spec.catalog_defaults
+    if defaults is None or (not spec.sources.overrides and not spec.disabled_models):
+        return []  # nothing overlaid or narrowed: the stack's own findings are the catalog's
+    catalog_only = replace(
+        spec,
+        catalog=defaults,
+        sources=replace(spec.sources, overrides={}),
+        disabled_models=(),
+        load_notes=(),
+        catalog_defaults=None,
+    )
+    ctx = CheckContext.build(catalog_only, today)
+    findings = [f for check in ALL_CHECKS if check not in STACK_ONLY_CHECKS for f in check(ctx)]
+    return inherited_only(_apply_waivers(catalog_only, findings), stack_findings)
 
 
 def _apply_waivers(spec: StackSpec, findings: list[Finding]) -> list[Finding]:

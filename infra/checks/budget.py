@@ -72,18 +72,49 @@ def _single_request_fits(ctx: CheckContext) -> list[Finding]:
     return out
 
 
-def check_shared_state(ctx: CheckContext) -> list[Finding]:
-    spec, gateway = ctx.spec, ctx.spec.catalog.gateway
+#: what deployed stacks keep the counter in (infra/components deploy it with append-only persistence)
+COUNTER_STORE = "the stack's Redis (append-only persistence)"
+
+
+def check_budget_counter(ctx: CheckContext) -> list[Finding]:
+    """Where the day's spend is kept, and that it survives a redeploy, a crash or a restart.
+
+    Every deployed stack keeps the counter in Redis (one implementation, atomic reservations shared by every
+    process). A counter in one process's memory restarts at $0 with the process, so ``shared_state: none`` in a
+    stack or catalog is an error; the information finding says what the stack's settings imply.
+    """
+    spec, gateway, budget = ctx.spec, ctx.spec.catalog.gateway, ctx.spec.catalog.budget
     processes = gateway.replicas * gateway.workers
-    if processes > 1 and gateway.shared_state != "redis":
+    if gateway.shared_state != "redis":
+        multiplied = (
+            f", and each of its {processes} processes would keep its own count (a cap of {processes}x)"
+            if processes > 1
+            else ""
+        )
         return [
             Finding(
                 Severity.ERROR,
-                "shared-state-missing",
-                spec.locate("gateway", "replicas" if gateway.replicas > 1 else "workers"),
-                f"the gateway runs {gateway.replicas} replica(s) x {gateway.workers} worker(s) without shared state: "
-                f"each process would keep its own budget counter and the cap would become {processes}x",
-                "set gateway.shared_state: redis (the stack then provisions Redis), or run 1 replica with 1 worker",
+                "counter-not-durable",
+                spec.locate("gateway", "shared_state"),
+                "gateway.shared_state: none keeps the budget counter in the gateway's memory: every redeploy, "
+                f"crash or restart would start the day's spend at $0 again{multiplied}",
+                "remove gateway.shared_state: every deployed stack keeps its counter in Redis "
+                "(`llmstack local` runs an in-memory counter by itself)",
             )
         ]
-    return []
+    fail = (
+        "requests are served uncounted while it is unreachable (budget.allow_when_counter_unavailable)"
+        if budget.allow_when_counter_unavailable
+        else "requests are refused while it is unreachable (fail closed)"
+    )
+    return [
+        Finding(
+            Severity.INFO,
+            "budget-counter",
+            spec.locate("gateway"),
+            f"the daily budget counter lives in {COUNTER_STORE}, shared by the gateway's {processes} "
+            f"process(es) ({gateway.replicas} replica(s) x {gateway.workers} worker(s)): a redeploy, crash or restart keeps "
+            f"the day's spend, the day starts at midnight {budget.timezone}, and {fail}",
+            "nothing to do: this is how every deployed stack keeps its cap",
+        )
+    ]

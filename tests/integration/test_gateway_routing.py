@@ -9,13 +9,12 @@ import pytest
 from infra.catalog import StackSpec
 from infra.chains import all_chains
 from infra.localgateway import LocalGateway
+from infra.render import with_in_memory_counter
 from infra.simulator import Behavior, ProviderSimulator
 from tests.integration.conftest import MASTER_KEY, chat, error_message, stack_spec, start_gateway
 
 # prod's catalog (3 providers, 4 groups, 4 routes) in one process with an in-memory budget
-SPEC = stack_spec(
-    "prod", gateway={"replicas": 1, "workers": 1, "shared_state": "none"}, budget={"daily_usd": 50}
-)
+SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
 
 
 @pytest.fixture(scope="module")

@@ -183,3 +183,60 @@ def test_missing_stack_file() -> None:
     assert result.spec is None
     finding = one(result.findings, "missing-file")
     assert "dev" in finding.fix
+
+
+# --- the catalog's own defaults: what a new stack would inherit ------------------------------------------
+
+INHERITED = "the catalog's own default: this stack overrides it, but a stack that does not would inherit it"
+
+
+def test_a_catalog_default_of_the_wrong_type_is_an_error_although_the_stack_overrides_it(
+    ws: StackWorkspace,
+) -> None:
+    ws.catalog["budget"]["daily_usd"] = "ten"
+    ws.config = {"llmstack:budget": {"daily_usd": 10}}
+    result = ws.check()
+    assert not result.ok and result.spec is None
+    finding = one(result.findings, "wrong-type")
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "budget.daily_usd"
+    assert finding.location.line is not None
+    assert "'ten'" in finding.message and INHERITED in finding.message
+    assert "float" in finding.fix
+
+
+def test_a_negative_catalog_budget_is_an_error_although_the_stack_overrides_it(ws: StackWorkspace) -> None:
+    ws.catalog["budget"]["daily_usd"] = -5
+    ws.config = {"llmstack:budget": {"daily_usd": 10}}
+    result = ws.check()
+    assert not result.ok
+    finding = one(result.findings, "budget-invalid")
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "budget.daily_usd"
+    assert finding.location.line is not None
+    assert "-5" in finding.message and INHERITED in finding.message
+    assert "set budget.daily_usd" in finding.fix
+
+
+def test_a_catalog_router_default_every_stack_overrides_is_still_checked(ws: StackWorkspace) -> None:
+    ws.catalog["router"]["routing_strategy"] = "usage-based-routing"
+    ws.config = {"llmstack:router": {"routing_strategy": "simple-shuffle"}}
+    finding = next(f for f in ws.findings() if f.location.field == "router.routing_strategy")
+    assert finding.is_error and finding.location.file == "stacks/catalog.yaml"
+    assert INHERITED in finding.message
+
+
+def test_a_catalog_group_a_stack_does_not_enable_is_still_checked(ws: StackWorkspace) -> None:
+    ws.catalog["models"]["gpt-4o"]["price_per_mtok"]["output"] = -1.0
+    ws.config = {"llmstack:enabled_models": ["claude-sonnet", "gemini-pro", "gemini-flash"]}
+    ws.config["llmstack:routes"] = {"vision": "gemini-pro"}
+    finding = one(ws.findings(), "negative-price")
+    assert finding.location.field == "models.gpt-4o.price_per_mtok.output"
+    assert INHERITED in finding.message
+
+
+def test_a_problem_in_the_merged_stack_and_the_catalog_is_reported_once(ws: StackWorkspace) -> None:
+    ws.catalog["budget"]["daily_usd"] = -5
+    ws.config = {"llmstack:gateway": {"workers": 2}}  # overlays a section, but not the budget
+    finding = one(ws.findings(), "budget-invalid")
+    assert INHERITED not in finding.message

@@ -262,19 +262,44 @@ def test_budget_smaller_than_one_request_warns(ws: StackWorkspace) -> None:
     assert findings and all(f.severity is Severity.WARNING for f in findings)
 
 
-def test_several_workers_without_shared_state(ws: StackWorkspace) -> None:
-    ws.config = {"llmstack:gateway": {"workers": 2}}
-    finding = one(ws.findings(), "shared-state-missing")
+def test_an_in_memory_counter_in_a_stack_file_is_refused(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:gateway": {"shared_state": "none"}}
+    finding = one(ws.findings(), "counter-not-durable")
+    assert finding.severity is Severity.ERROR
     assert finding.location.file == "stacks/Pulumi.test.yaml"
-    assert finding.location.field == "config.llmstack:gateway.workers"
-    assert "2x" in finding.message
-    assert "shared_state: redis" in finding.fix
+    assert finding.location.field == "config.llmstack:gateway.shared_state"
+    assert "every redeploy, crash or restart would start the day's spend at $0 again" in finding.message
+    assert "remove gateway.shared_state" in finding.fix and "llmstack local" in finding.fix
 
 
-def test_several_replicas_without_shared_state(ws: StackWorkspace) -> None:
-    ws.catalog["gateway"]["replicas"] = 3
-    finding = one(ws.findings(), "shared-state-missing")
-    assert finding.location.field == "gateway.replicas"
+def test_an_in_memory_counter_with_several_processes_names_the_multiplied_cap(ws: StackWorkspace) -> None:
+    ws.catalog["gateway"] = {"replicas": 3, "workers": 1, "shared_state": "none"}
+    finding = one(ws.findings(), "counter-not-durable")
+    assert finding.location.field == "gateway.shared_state"
+    assert finding.location.line is not None
+    assert "each of its 3 processes would keep its own count (a cap of 3x)" in finding.message
+
+
+def test_check_explains_where_the_counter_lives(ws: StackWorkspace) -> None:
+    ws.config = {
+        "llmstack:gateway": {"replicas": 2, "workers": 2},
+        "llmstack:budget": {"timezone": "Europe/Berlin"},
+    }
+    finding = one(ws.findings(), "budget-counter")
+    assert finding.severity is Severity.INFO
+    assert finding.location.field == "config.llmstack:gateway"
+    assert "lives in the stack's Redis (append-only persistence)" in finding.message
+    assert "shared by the gateway's 4 process(es) (2 replica(s) x 2 worker(s))" in finding.message
+    assert "a redeploy, crash or restart keeps the day's spend" in finding.message
+    assert (
+        "midnight Europe/Berlin" in finding.message and "refused while it is unreachable" in finding.message
+    )
+
+
+def test_check_explains_a_counter_that_fails_open(ws: StackWorkspace) -> None:
+    ws.catalog["budget"]["allow_when_counter_unavailable"] = True
+    finding = one(ws.findings(), "budget-counter")
+    assert "served uncounted while it is unreachable" in finding.message
 
 
 # --- timing and routing ----------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_plan_renders_every_stack_into_build(
 
 
 def test_plan_exits_1_when_a_stack_is_invalid(project: StackWorkspace) -> None:
-    project.config = {"llmstack:gateway": {"workers": 4}}
+    project.config = {"llmstack:gateway": {"workers": 4, "shared_state": "none"}}
     project.write()
     assert main(["plan"]) == 1
     assert not (project.root / "build" / "test").exists()
