@@ -143,6 +143,8 @@ class LocalGateway(LocalService):
                 "LITELLM_NUM_WORKERS": str(workers),
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "LLMSTACK_BIND_HOST": "127.0.0.1",
+                # the one place an in-memory budget counter is allowed: a deployed gateway refuses it
+                "LLMSTACK_LOCAL": "1",
                 **(env or {}),
             },
             port=port or free_port(),

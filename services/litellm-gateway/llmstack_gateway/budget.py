@@ -4,11 +4,18 @@ Why our own hook: LiteLLM's proxy-wide ``max_budget`` is not enforced without a 
 deployment budgets count per process, and its budget alerts need a database (research/litellm.md). Here:
 
 * before a request is sent, its worst-case cost is reserved: an upper bound of its input tokens (a token is at
-  least one byte of UTF-8, plus an allowance per message and image) plus ``max_tokens``, priced at the highest
-  price along its fallback chain. ``max_tokens`` is clamped to the catalog's ``max_output_tokens``, and set to it
-  when the client sends none, so one request never reserves more than the catalog allows;
-* a reservation that does not fit the day's cap is refused with 429 and says when the budget resets;
-* on success the hold is settled to the cost LiteLLM computed; on failure it is released;
+  least one byte of UTF-8, plus an allowance per message and image) plus its output limit times every choice it
+  asks for (``n``, ``best_of``), priced at the highest price along its fallback chain. The output limit
+  (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``) is clamped to the catalog's
+  ``max_output_tokens``, and set to it when the client sends none, so one request never reserves more than the
+  catalog allows;
+* a reservation that does not fit the day's cap is refused with 429: spent, held by requests in flight, the cap
+  and when the budget resets;
+* every hold ends with its request (which LiteLLM 1.108.7 callback fires when is in the service README):
+  non-streamed requests settle in ``async_post_call_success_hook`` to the cost LiteLLM computed (the one its
+  ``x-litellm-response-cost`` header carries), streams settle when the stream ends, completes or is cut off
+  (``async_post_call_streaming_iterator_hook``), to the provider's usage or a bound of what was generated;
+  failures release in ``async_post_call_failure_hook``; a hold left by a killed worker expires (counter.py);
 * so ``spent + reserved <= cap`` always holds, and the day's spend never exceeds the cap.
 """
 
@@ -17,20 +24,38 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import anyio
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmstack_gateway.counter import BudgetCounter, CounterUnavailable, MemoryCounter, RedisCounter, to_nano
-from llmstack_gateway.settings import BudgetSettings, load_settings
+from llmstack_gateway.endpoints import install_routes, not_served_message
+from llmstack_gateway.pricing import deployment_prices, litellm_cost
+from llmstack_gateway.settings import BudgetSettings, GroupBudget, load_settings
+from llmstack_gateway.streaming import StreamMeter
 
 log = logging.getLogger("llmstack.budget")
 
-#: the request kinds this gateway prices; anything else (embeddings, images, audio) is refused
-PRICED_CALLS = {"completion", "acompletion", "text_completion", "atext_completion", "anthropic_messages"}
+#: LiteLLM's call types for the endpoints this gateway serves -> the request field that limits the output
+OUTPUT_LIMIT_FIELD = {
+    "completion": "max_tokens",
+    "acompletion": "max_tokens",
+    "text_completion": "max_tokens",
+    "atext_completion": "max_tokens",
+    "anthropic_messages": "max_tokens",
+    "responses": "max_output_tokens",
+    "aresponses": "max_output_tokens",
+}
+#: output limits a client may send instead (OpenAI's newer name for chat)
+OUTPUT_LIMIT_ALIASES = ("max_completion_tokens",)
+CHAT_CALLS = {"completion", "acompletion", "text_completion", "atext_completion"}
 PER_MESSAGE_TOKENS = 16
 PER_IMAGE_TOKENS = 2_000
 HOLD_KEY = "llmstack_budget_hold"
@@ -53,10 +78,34 @@ def input_token_bound(data: Mapping[str, Any]) -> int:
         for key in ("tool_calls", "name"):
             if isinstance(message, Mapping) and message.get(key):
                 tokens += len(json.dumps(message[key], ensure_ascii=False).encode())
-    for key in ("prompt", "system", "tools", "functions", "response_format"):
+    for key in ("prompt", "system", "tools", "functions", "response_format", "input", "instructions"):
         if data.get(key):
             tokens += len(json.dumps(data[key], ensure_ascii=False).encode())
     return tokens
+
+
+def choices_requested(data: Mapping[str, Any]) -> int:
+    """How many outputs the provider generates for this request: ``n`` choices, ``best_of`` candidates."""
+    counts = [1]
+    for key in ("n", "best_of"):
+        try:
+            counts.append(int(data.get(key) or 1))
+        except (TypeError, ValueError):
+            continue
+    return max(counts)
+
+
+@dataclass
+class Hold:
+    """One request's reservation, kept in the worker that admitted it (every hook of a request runs there)."""
+
+    day: str
+    hold: str
+    amount: int
+    resets: datetime
+    group: GroupBudget
+    input_bound: int
+    started: float = field(default_factory=time.monotonic)
 
 
 class DailyBudget(CustomLogger):
@@ -65,6 +114,9 @@ class DailyBudget(CustomLogger):
         self._settings = settings
         self._counter = counter
         self._tasks: set[asyncio.Task[None]] = set()
+        #: open holds of this worker by LiteLLM call id (``data`` itself is forwarded to the provider, so the
+        #: hold is not written into it: ``metadata`` is a real parameter of Anthropic's Messages API)
+        self._holds: dict[str, Hold] = {}
 
     @property
     def settings(self) -> BudgetSettings:
@@ -79,30 +131,41 @@ class DailyBudget(CustomLogger):
             if settings.shared_state == "redis":
                 if not settings.redis_url:
                     raise CounterUnavailable("the stack shares state through Redis but REDIS_HOST is not set")
-                self._counter = RedisCounter(settings.redis_url, settings.key_prefix)
+                self._counter = RedisCounter(settings.redis_url, settings.key_prefix, settings.hold_expiry_s)
             else:
-                self._counter = MemoryCounter()
+                self._counter = MemoryCounter(expiry_s=settings.hold_expiry_s)
         return self._counter
+
+    def open_hold(self, call_id: str) -> Hold | None:
+        return self._holds.get(call_id)
 
     # -- before the call -------------------------------------------------------------------------------------
     async def async_pre_call_hook(  # type: ignore[override]
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
         settings = self.settings
-        if call_type not in PRICED_CALLS:
-            raise HTTPException(
-                status_code=400, detail={"error": f"this gateway only serves chat completions ({call_type})"}
-            )
+        limit_field = OUTPUT_LIMIT_FIELD.get(call_type)
+        if limit_field is None:
+            raise HTTPException(status_code=404, detail={"error": not_served_message(data, call_type)})
         group = settings.groups.get(str(data.get("model")))
         if group is None:
             return data  # an unknown model is refused by the router; nothing is spent
-        requested = data.get("max_tokens") or data.get("max_completion_tokens")
+        requested = data.get(limit_field) or next(
+            (data[k] for k in OUTPUT_LIMIT_ALIASES if data.get(k)), None
+        )
         max_tokens = (
             group.max_output_tokens if not requested else min(int(requested), group.max_output_tokens)
         )
-        data["max_tokens"] = max_tokens
-        data.pop("max_completion_tokens", None)
-        cost = input_token_bound(data) * group.input_per_token + max_tokens * group.output_per_token
+        data[limit_field] = max_tokens
+        for alias in OUTPUT_LIMIT_ALIASES:
+            data.pop(alias, None)
+        if data.get("stream") is True and call_type in CHAT_CALLS:
+            self._ask_for_stream_usage(data)
+        input_bound = input_token_bound(data)
+        cost = (
+            input_bound * group.input_per_token
+            + max_tokens * choices_requested(data) * group.output_per_token
+        )
         amount = max(1, to_nano(cost))
         day, resets = settings.day()
         hold = uuid.uuid4().hex
@@ -124,38 +187,75 @@ class DailyBudget(CustomLogger):
                 day, resets, spent_nano=reservation.spent + reservation.reserved, refused=True
             )
             raise HTTPException(
-                status_code=429,
-                detail={
-                    "error": f"the daily budget of ${settings.daily_usd:g} is spent; it resets at "
-                    f"{resets.isoformat()} ({settings.timezone})",
-                    "reason": "daily_budget_exhausted",
-                    "budget_usd": settings.daily_usd,
-                    "resets_at": resets.isoformat(),
-                },
+                status_code=429, detail=self._refusal(reservation.spent, reservation.reserved, amount, resets)
             )
-        metadata = data.setdefault("metadata", {})
-        metadata[HOLD_KEY] = {"day": day, "hold": hold, "amount": amount, "resets": resets.isoformat()}
+        self._forget_stale_holds()
+        call_id = str(data.get("litellm_call_id") or hold)
+        data["litellm_call_id"] = call_id
+        self._holds[call_id] = Hold(day, hold, amount, resets, group, input_bound)
         return data
 
-    # -- after the call --------------------------------------------------------------------------------------
+    @staticmethod
+    def _ask_for_stream_usage(data: dict[str, Any]) -> None:
+        """The provider's usage on the stream's last chunk; LiteLLM strips it again if the client did not ask.
+
+        The same switch LiteLLM's proxy flips for OpenAI deployments (``stream_usage_tracking_updates``), here
+        for every provider, so a stream settles to the provider's count rather than a bound.
+        """
+        options = data.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return
+        data["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        data["_litellm_strip_stream_usage"] = True
+
+    def _refusal(self, spent: int, reserved: int, amount: int, resets: datetime) -> dict[str, Any]:
+        settings = self.settings
+        return {
+            "error": f"the daily budget of ${settings.daily_usd:g} cannot cover this request (up to "
+            f"${amount / 1e9:.6f}): ${spent / 1e9:.6f} spent, ${reserved / 1e9:.6f} held by requests in "
+            f"flight; it resets at {resets.isoformat()} ({settings.timezone})",
+            "reason": "daily_budget_exhausted",
+            "budget_usd": settings.daily_usd,
+            "spent_usd": round(spent / 1e9, 9),
+            "held_usd": round(reserved / 1e9, 9),
+            "request_usd": round(amount / 1e9, 9),
+            "resets_at": resets.isoformat(),
+            "timezone": settings.timezone,
+        }
+
+    def _forget_stale_holds(self) -> None:
+        """Drop this worker's records of holds the counter has expired (requests that never reported back)."""
+        oldest = time.monotonic() - self.settings.hold_expiry_s
+        for call_id in [c for c, h in self._holds.items() if h.started < oldest]:
+            del self._holds[call_id]
+
+    # -- when the request ends -------------------------------------------------------------------------------
+    async def _settle(self, call_id: str, actual: int | None) -> None:
+        """Settle (``actual`` nano-USD) or release (None) the request's hold, exactly once."""
+        hold = self._holds.pop(call_id, None)
+        if hold is None:
+            return
+        try:
+            if actual is None:
+                await self.counter.release(hold.day, hold.hold)
+                return
+            spent = await self.counter.settle(hold.day, hold.hold, actual)
+        except CounterUnavailable:
+            log.exception("could not end a budget hold; it expires after %ss", self.settings.hold_expiry_s)
+            return
+        if spent is not None:
+            self._alert_in_background(hold.day, hold.resets, spent_nano=spent)
+
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, response: Any
     ) -> Any:
-        hold = (data.get("metadata") or {}).get(HOLD_KEY)
-        if not hold:
-            return response
-        cost = getattr(response, "_hidden_params", {}).get("response_cost")
+        call_id = str(data.get("litellm_call_id"))
+        hold = self._holds.get(call_id)
+        if hold is None or data.get("stream") is True:
+            return response  # streams end in the iterator hook below
+        cost = litellm_cost(response, data.get("litellm_logging_obj"))
         # an unknown cost settles at the reservation: never less than what may have been spent
-        actual = hold["amount"] if cost is None else to_nano(float(cost))
-        try:
-            spent = await self.counter.settle(hold["day"], hold["hold"], actual)
-        except CounterUnavailable:
-            log.exception("could not settle a budget hold; it stays reserved for the day")
-            return response
-        if spent is not None:
-            from datetime import datetime
-
-            self._alert_in_background(hold["day"], datetime.fromisoformat(hold["resets"]), spent_nano=spent)
+        await self._settle(call_id, hold.amount if cost is None else to_nano(cost))
         return response
 
     async def async_post_call_failure_hook(
@@ -165,13 +265,40 @@ class DailyBudget(CustomLogger):
         user_api_key_dict: Any,
         traceback_str: str | None = None,
     ) -> None:
-        hold = (request_data.get("metadata") or {}).get(HOLD_KEY)
-        if hold:
-            try:
-                await self.counter.release(hold["day"], hold["hold"])
-            except CounterUnavailable:
-                log.exception("could not release a budget hold; it stays reserved for the day")
-        return
+        await self._settle(str(request_data.get("litellm_call_id")), None)
+
+    async def async_post_call_streaming_iterator_hook(  # type: ignore[override]
+        self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
+    ) -> AsyncGenerator[Any, None]:
+        """Passes every chunk through, measures it, and settles when the stream ends however it ends.
+
+        LiteLLM runs this for streamed chat completions, completions, messages and responses alike; on a client
+        disconnect the proxy closes it (GeneratorExit or CancelledError at the ``yield``), so ``finally`` runs.
+        The settlement is shielded from that cancellation, as LiteLLM's own stream cleanup is.
+        """
+        call_id = str(request_data.get("litellm_call_id"))
+        hold = self._holds.get(call_id)
+        if hold is None:
+            async for chunk in response:
+                yield chunk
+            return
+        meter = StreamMeter(input_bound=hold.input_bound)
+        heartbeat = max(1.0, self.settings.hold_expiry_s / 4)
+        touched = time.monotonic()
+        try:
+            async for chunk in response:
+                meter.observe(chunk)
+                if time.monotonic() - touched > heartbeat:
+                    touched = time.monotonic()
+                    await self.counter.touch(hold.day, hold.hold)  # a live stream keeps its hold
+                yield chunk
+        finally:
+            prices = deployment_prices(request_data.get("litellm_logging_obj"), self.settings) or (
+                hold.group.input_per_token,
+                hold.group.output_per_token,
+            )
+            with anyio.CancelScope(shield=True):
+                await self._settle(call_id, to_nano(meter.cost(*prices)))
 
     # -- alerts ----------------------------------------------------------------------------------------------
     def _alert_in_background(self, day: str, resets: Any, *, spent_nano: int, refused: bool = False) -> None:
@@ -223,30 +350,15 @@ class DailyBudget(CustomLogger):
 budget_hook = DailyBudget()
 
 
-def _install_readiness_route() -> None:
+async def _ready() -> tuple[int, dict[str, str]]:
     """``GET /health/ready``: 200 when the gateway can enforce its budget, 503 when its Redis is unreachable.
 
-    LiteLLM's own ``/health/readiness`` does not know about our counter. The route is added to the proxy's app
-    when the proxy loads this module (each worker does), ahead of LiteLLM's routes; it needs no key and never
-    calls a provider.
+    LiteLLM's own ``/health/readiness`` does not know about our counter; this needs no key, calls no provider.
     """
-    import sys
-
-    proxy = sys.modules.get("litellm.proxy.proxy_server")
-    if proxy is None:
-        return  # imported outside the proxy (unit tests)
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    async def ready(request: Request) -> JSONResponse:
-        try:
-            info = await budget_hook.readiness()
-        except CounterUnavailable as exc:
-            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ready", **info})
-
-    proxy.app.router.routes.insert(0, Route("/health/ready", ready, methods=["GET"]))
+    try:
+        return 200, {"status": "ready", **(await budget_hook.readiness())}
+    except CounterUnavailable as exc:
+        return 503, {"status": "unavailable", "reason": str(exc)}
 
 
-_install_readiness_route()
+install_routes(_ready)

@@ -1,14 +1,24 @@
 """The day's spend: ``spent + reserved <= cap`` holds after every operation, in one process or across many.
 
-Amounts are integers in nano-USD, so no float drift. A reservation is a named hold; settling a hold is
-idempotent (the hold is removed atomically with the update), so a success and a late failure event for the
-same request cannot count it twice. The Redis version runs each step as one Lua script, so concurrent workers
-and replicas cannot race between the check and the update.
+Amounts are integers in nano-USD, so no float drift. A reservation is a named hold with a start time:
+
+* settling a hold is idempotent: the hold's id is recorded as settled atomically with the update, so a success
+  and a late failure event for the same request cannot count it twice;
+* a hold older than ``expiry_s`` (the stack's worst-case request time plus a margin) cannot belong to a running
+  request any more: it was left by a worker that was killed mid-request. Every reservation first drops such
+  holds, atomically, so a crash never blocks the day. A long stream keeps its hold alive with ``touch``;
+* a request that settles after its hold expired still counts what it spent (the settled record, not the hold,
+  is what prevents double counting), so the day's spend stays the truth.
+
+The Redis version runs each step as one Lua script on Redis's own clock (``TIME``), so concurrent workers and
+replicas cannot race between the check and the update, and their clocks need not agree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +39,7 @@ class CounterUnavailable(Exception):  # noqa: N818 (a state, like ConnectionRefu
 class Reservation:
     admitted: bool
     spent: int
+    #: held by requests in flight, after expired holds were dropped (this reservation included when admitted)
     reserved: int
 
 
@@ -41,7 +52,13 @@ class BudgetCounter(Protocol):
 
     async def release(self, day: str, hold: str) -> None: ...
 
+    async def touch(self, day: str, hold: str) -> bool:
+        """Restart an open hold's expiry clock (a stream that is still delivering); False if it is gone."""
+        ...
+
     async def spent(self, day: str) -> tuple[int, int]: ...
+
+    async def open_holds(self, day: str) -> int: ...
 
     async def claim_alert(self, day: str, threshold: float) -> bool:
         """True exactly once per day and threshold, across every process."""
@@ -54,38 +71,65 @@ class BudgetCounter(Protocol):
 
 @dataclass
 class MemoryCounter:
-    """One process (one replica, one worker): the counter lives in memory and dies with the process."""
+    """One process (``llmstack local`` only): the counter lives in memory and dies with the process."""
 
+    expiry_s: float = 3600.0
+    clock: Callable[[], float] = time.time
     _spent: dict[str, int] = field(default_factory=dict)
-    _holds: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: day -> hold -> (amount, started at)
+    _holds: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
+    _settled: dict[str, set[str]] = field(default_factory=dict)
     _alerts: set[tuple[str, float]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def _reserved(self, day: str) -> int:
-        return sum(self._holds.get(day, {}).values())
+        return sum(amount for amount, _ in self._holds.get(day, {}).values())
+
+    def _expire(self, day: str) -> None:
+        holds = self._holds.get(day, {})
+        oldest = self.clock() - self.expiry_s
+        for hold in [h for h, (_, started) in holds.items() if started < oldest]:
+            del holds[hold]
 
     async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation:
         async with self._lock:
+            self._expire(day)
             spent, reserved = self._spent.get(day, 0), self._reserved(day)
             if spent + reserved + amount > cap:
                 return Reservation(False, spent, reserved)
-            self._holds.setdefault(day, {})[hold] = amount
+            self._holds.setdefault(day, {})[hold] = (amount, self.clock())
             return Reservation(True, spent, reserved + amount)
 
     async def settle(self, day: str, hold: str, actual: int) -> int | None:
         async with self._lock:
-            if self._holds.get(day, {}).pop(hold, None) is None:
+            settled = self._settled.setdefault(day, set())
+            if hold in settled:
                 return None
+            settled.add(hold)
+            self._holds.get(day, {}).pop(hold, None)
             self._spent[day] = self._spent.get(day, 0) + actual
             return self._spent[day]
 
     async def release(self, day: str, hold: str) -> None:
+        await self.settle(day, hold, 0)
+
+    async def touch(self, day: str, hold: str) -> bool:
         async with self._lock:
-            self._holds.get(day, {}).pop(hold, None)
+            holds = self._holds.get(day, {})
+            if hold not in holds:
+                return False
+            holds[hold] = (holds[hold][0], self.clock())
+            return True
 
     async def spent(self, day: str) -> tuple[int, int]:
         async with self._lock:
+            self._expire(day)
             return self._spent.get(day, 0), self._reserved(day)
+
+    async def open_holds(self, day: str) -> int:
+        async with self._lock:
+            self._expire(day)
+            return len(self._holds.get(day, {}))
 
     async def claim_alert(self, day: str, threshold: float) -> bool:
         async with self._lock:
@@ -102,7 +146,31 @@ class MemoryCounter:
         return None
 
 
-_RESERVE = """
+# KEYS: spent, reserved, holds (id -> amount), starts (id -> ms on Redis's clock), settled (id -> actual)
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_EXPIRE = """
+local starts = redis.call('HGETALL', KEYS[4])
+for i = 1, #starts, 2 do
+  if now - tonumber(starts[i + 1]) > tonumber(ARGV[5]) then
+    local held = redis.call('HGET', KEYS[3], starts[i])
+    if held then
+      redis.call('HDEL', KEYS[3], starts[i])
+      redis.call('DECRBY', KEYS[2], held)
+    end
+    redis.call('HDEL', KEYS[4], starts[i])
+  end
+end
+"""
+
+# ARGV: amount, cap, hold, ttl, expiry ms
+_RESERVE = (
+    _NOW_MS
+    + _EXPIRE
+    + """
 local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
 local reserved = tonumber(redis.call('GET', KEYS[2]) or '0')
 local amount = tonumber(ARGV[1])
@@ -111,36 +179,65 @@ if spent + reserved + amount > tonumber(ARGV[2]) then
 end
 redis.call('INCRBY', KEYS[2], amount)
 redis.call('HSET', KEYS[3], ARGV[3], amount)
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+redis.call('HSET', KEYS[4], ARGV[3], now)
+for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
 return {1, spent, reserved + amount}
 """
+)
 
+# ARGV: hold, actual, ttl
 _SETTLE = """
-local amount = redis.call('HGET', KEYS[3], ARGV[1])
-if not amount then
+if redis.call('HSETNX', KEYS[5], ARGV[1], ARGV[2]) == 0 then
   return -1
 end
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('DECRBY', KEYS[2], amount)
+local held = redis.call('HGET', KEYS[3], ARGV[1])
+if held then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('DECRBY', KEYS[2], held)
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
 local spent = redis.call('INCRBY', KEYS[1], ARGV[2])
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 return spent
 """
+
+# ARGV: hold
+_TOUCH = (
+    _NOW_MS
+    + """
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[4], ARGV[1], now)
+return 1
+"""
+)
+
+# ARGV: (unused) x4, expiry ms; returns spent, reserved, open holds after dropping expired ones
+_READ = (
+    _NOW_MS
+    + _EXPIRE
+    + """
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'),
+        redis.call('HLEN', KEYS[3])}
+"""
+)
 
 
 class RedisCounter:
     """Shared by every worker and replica; survives a gateway restart (Redis persists append-only on Railway)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, expiry_s: float = 3600.0) -> None:
         self._url = url
         self._prefix = prefix
+        self._expiry_ms = int(expiry_s * 1000)
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
 
-    def _keys(self, day: str) -> list[str]:
+    def keys(self, day: str) -> list[str]:
         # one hash slot per day, so the scripts also work on a Redis cluster
         tag = f"{{{self._prefix}:{day}}}"
-        return [f"budget:{tag}:spent", f"budget:{tag}:reserved", f"budget:{tag}:holds"]
+        return [f"budget:{tag}:{name}" for name in ("spent", "reserved", "holds", "starts", "settled")]
 
     def _redis(self) -> Any:
         if self._client is None:
@@ -148,8 +245,13 @@ class RedisCounter:
 
             self._client = redis_asyncio.from_url(self._url, socket_connect_timeout=2, socket_timeout=2)
             self._scripts = {
-                "reserve": self._client.register_script(_RESERVE),
-                "settle": self._client.register_script(_SETTLE),
+                name: self._client.register_script(source)
+                for name, source in (
+                    ("reserve", _RESERVE),
+                    ("settle", _SETTLE),
+                    ("touch", _TOUCH),
+                    ("read", _READ),
+                )
             }
         return self._client
 
@@ -165,23 +267,30 @@ class RedisCounter:
             raise
 
     async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation:
-        admitted, spent, reserved = await self._run("reserve", self._keys(day), [amount, cap, hold, TTL_S])
+        args = [amount, cap, hold, TTL_S, self._expiry_ms]
+        admitted, spent, reserved = await self._run("reserve", self.keys(day), args)
         return Reservation(bool(admitted), int(spent), int(reserved))
 
     async def settle(self, day: str, hold: str, actual: int) -> int | None:
-        spent = int(await self._run("settle", self._keys(day), [hold, actual, TTL_S]))
+        spent = int(await self._run("settle", self.keys(day), [hold, actual, TTL_S]))
         return None if spent < 0 else spent
 
     async def release(self, day: str, hold: str) -> None:
         await self.settle(day, hold, 0)
 
+    async def touch(self, day: str, hold: str) -> bool:
+        return bool(await self._run("touch", self.keys(day), [hold]))
+
+    async def _read(self, day: str) -> tuple[int, int, int]:
+        spent, reserved, holds = await self._run("read", self.keys(day), [0, 0, 0, 0, self._expiry_ms])
+        return int(spent), int(reserved), int(holds)
+
     async def spent(self, day: str) -> tuple[int, int]:
-        spent_key, reserved_key, _ = self._keys(day)
-        try:
-            values = await self._redis().mget(spent_key, reserved_key)
-        except (OSError, ConnectionError) as exc:
-            raise CounterUnavailable(str(type(exc).__name__)) from exc
-        return int(values[0] or 0), int(values[1] or 0)
+        spent, reserved, _ = await self._read(day)
+        return spent, reserved
+
+    async def open_holds(self, day: str) -> int:
+        return (await self._read(day))[2]
 
     def _alert_key(self, day: str, threshold: float) -> str:
         return f"budget:{{{self._prefix}:{day}}}:alert:{threshold:g}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from llmstack_gateway.settings import CONFIG_ENV
+from llmstack_gateway.settings import CONFIG_ENV, memory_counter_refusal
 
 
 def prepare(environ: dict[str, str]) -> list[str]:
@@ -30,6 +30,10 @@ def prepare(environ: dict[str, str]) -> list[str]:
         )
     if not environ.get("LITELLM_MASTER_KEY"):
         raise SystemExit("LITELLM_MASTER_KEY is not set: the gateway refuses to start without a master key")
+    budget = config["llmstack_budget"] if isinstance(config["llmstack_budget"], dict) else {}
+    refusal = memory_counter_refusal(str(budget.get("shared_state")), environ)
+    if refusal is not None:
+        raise SystemExit(f"the gateway refuses to start: {refusal}")
     directory = Path(environ.get("LLMSTACK_CONFIG_DIR") or tempfile.mkdtemp(prefix="llmstack-gateway-"))
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "litellm-config.yaml"

@@ -33,7 +33,10 @@ class RouteAliases(CustomLogger):
         group = self.routes.get(str(requested))
         if group is not None:
             data["model"] = group
-            data.setdefault("metadata", {})["llmstack_route"] = requested
+            # /v1/messages and /v1/responses carry LiteLLM's own metadata in ``litellm_metadata``: their
+            # ``metadata`` is forwarded to the provider (Anthropic accepts only ``user_id`` there)
+            bucket = "litellm_metadata" if "litellm_metadata" in data else "metadata"
+            data.setdefault(bucket, {})["llmstack_route"] = requested
         return data
 
 

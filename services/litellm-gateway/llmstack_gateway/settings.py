@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ import yaml
 CONFIG_ENV = "LLMSTACK_GATEWAY_CONFIG"
 #: tests and drills move the budget clock by writing an ISO timestamp into this file
 CLOCK_FILE_ENV = "LLMSTACK_BUDGET_CLOCK_FILE"
+#: set to 1 only by ``llmstack local`` (infra/localgateway.py): the one case an in-memory counter is allowed
+LOCAL_ENV = "LLMSTACK_LOCAL"
+#: overrides the rendered ``llmstack_budget.hold_expiry_s`` (tests use a few seconds)
+HOLD_EXPIRY_ENV = "BUDGET_HOLD_EXPIRY_S"
+#: added to the worst-case request time: a hold older than both cannot belong to a running request
+HOLD_EXPIRY_MARGIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,10 @@ class BudgetSettings:
     alert_secret: str | None
     redis_url: str | None
     key_prefix: str
+    #: a hold older than this was left by a killed worker and expires (streams keep theirs alive)
+    hold_expiry_s: float = 3600.0
+    #: the deployment prices by model id (``model_info.id``), to price a stream's usage
+    deployment_prices: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -70,6 +81,46 @@ def _redis_url() -> str | None:
     return f"redis://{auth}{host}:{os.environ.get('REDIS_PORT', '6379')}/{os.environ.get('REDIS_DB', '0')}"
 
 
+def worst_case_request_s(config: dict[str, Any]) -> float:
+    """The longest a request can run: its timeout on the first deployment and on every fallback."""
+    router = config.get("router_settings") or {}
+    timeouts = [
+        float(router.get("timeout") or 0),
+        float((config.get("litellm_settings") or {}).get("request_timeout") or 0),
+    ]
+    timeouts += [
+        float((d.get("litellm_params") or {}).get("timeout") or 0) for d in config.get("model_list") or []
+    ]
+    attempts = 1 + int(router.get("max_fallbacks") or 0)
+    return max(max(timeouts), 60.0) * attempts
+
+
+def hold_expiry_s(config: dict[str, Any], section: dict[str, Any]) -> float:
+    """``BUDGET_HOLD_EXPIRY_S``, else the rendered ``hold_expiry_s``, else the worst-case request time + margin."""
+    value = os.environ.get(HOLD_EXPIRY_ENV) or section.get("hold_expiry_s")
+    if value is None:
+        return worst_case_request_s(config) + HOLD_EXPIRY_MARGIN_S
+    expiry = float(value)
+    if expiry <= 0:
+        raise ValueError(f"the budget hold expiry must be positive, got {value!r}")
+    return expiry
+
+
+def _deployment_prices(config: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    prices: dict[str, tuple[float, float]] = {}
+    for deployment in config.get("model_list") or []:
+        info, params = deployment.get("model_info") or {}, deployment.get("litellm_params") or {}
+        if info.get("id") is None:
+            continue
+        source = info if "input_cost_per_token" in info else params
+        if "input_cost_per_token" in source and "output_cost_per_token" in source:
+            prices[str(info["id"])] = (
+                float(source["input_cost_per_token"]),
+                float(source["output_cost_per_token"]),
+            )
+    return prices
+
+
 def parse_settings(config: dict[str, Any]) -> BudgetSettings:
     section = config.get("llmstack_budget")
     if not isinstance(section, dict):
@@ -94,6 +145,27 @@ def parse_settings(config: dict[str, Any]) -> BudgetSettings:
         alert_secret=os.environ.get("BUDGET_ALERT_SECRET") or None,
         redis_url=_redis_url(),
         key_prefix=os.environ.get("BUDGET_KEY_PREFIX", f"llmstack:{section['stack']}"),
+        hold_expiry_s=hold_expiry_s(config, section),
+        deployment_prices=_deployment_prices(config),
+    )
+
+
+def memory_counter_refusal(shared_state: str, environ: Mapping[str, str]) -> str | None:
+    """Why the gateway must not start with an in-memory counter, or None when it may.
+
+    Every deployed stack keeps the day's spend in Redis, so a redeploy, a crash or a second replica never
+    resets or splits it; only ``llmstack local`` (which sets LLMSTACK_LOCAL=1) may count in memory.
+    """
+    if shared_state == "redis":
+        if environ.get("REDIS_URL") or environ.get("REDIS_HOST"):
+            return None
+        return "the rendered config keeps the budget counter in Redis, but neither REDIS_URL nor REDIS_HOST is set"
+    if environ.get(LOCAL_ENV) == "1":
+        return None
+    return (
+        f"the rendered config keeps the budget counter in memory (shared_state: {shared_state!r}), which a "
+        "restart would reset: a deployed gateway needs shared_state: redis and REDIS_HOST/REDIS_URL. Only "
+        f"`llmstack local` may run with an in-memory counter (it sets {LOCAL_ENV}=1)"
     )
 
 

@@ -36,7 +36,8 @@ def test_no_master_key_configured_lets_nobody_in(monkeypatch: pytest.MonkeyPatch
         asyncio.run(user_api_key_auth(None, ""))  # type: ignore[arg-type]
 
 
-CONFIG = "model_list: []\nllmstack_budget: {}\n"
+CONFIG = "model_list: []\nllmstack_budget: {shared_state: redis}\n"
+MEMORY_CONFIG = "model_list: []\nllmstack_budget: {shared_state: none}\n"
 
 
 def test_prepare_writes_the_config_and_builds_the_command(tmp_path: object) -> None:
@@ -46,6 +47,7 @@ def test_prepare_writes_the_config_and_builds_the_command(tmp_path: object) -> N
         "PORT": "4100",
         "LITELLM_NUM_WORKERS": "2",
         "LLMSTACK_CONFIG_DIR": str(tmp_path),
+        "REDIS_HOST": "redis.internal",
     }
     command = prepare(env)
     assert command[:3] == ["litellm", "--config", env["LLMSTACK_GATEWAY_CONFIG"]]
@@ -63,4 +65,36 @@ def test_prepare_writes_the_config_and_builds_the_command(tmp_path: object) -> N
 )
 def test_prepare_refuses_bad_input(env: dict[str, str], message: str) -> None:
     with pytest.raises(SystemExit, match=message):
+        prepare(env)
+
+
+def test_a_deployed_gateway_refuses_an_in_memory_counter(tmp_path: object) -> None:
+    env = {
+        "LITELLM_CONFIG_YAML": MEMORY_CONFIG,
+        "LITELLM_MASTER_KEY": KEY,
+        "LLMSTACK_CONFIG_DIR": str(tmp_path),
+    }
+    with pytest.raises(SystemExit) as caught:
+        prepare(env)
+    message = str(caught.value)
+    assert (
+        "refuses to start: the rendered config keeps the budget counter in memory (shared_state: 'none')"
+        in message
+    )
+    assert "needs shared_state: redis" in message and "LLMSTACK_LOCAL=1" in message
+
+
+def test_llmstack_local_may_count_in_memory(tmp_path: object) -> None:
+    env = {
+        "LITELLM_CONFIG_YAML": MEMORY_CONFIG,
+        "LITELLM_MASTER_KEY": KEY,
+        "LLMSTACK_CONFIG_DIR": str(tmp_path),
+        "LLMSTACK_LOCAL": "1",
+    }
+    assert prepare(env)[0] == "litellm"
+
+
+def test_a_redis_counter_without_redis_settings_is_refused(tmp_path: object) -> None:
+    env = {"LITELLM_CONFIG_YAML": CONFIG, "LITELLM_MASTER_KEY": KEY, "LLMSTACK_CONFIG_DIR": str(tmp_path)}
+    with pytest.raises(SystemExit, match="neither REDIS_URL nor REDIS_HOST is set"):
         prepare(env)

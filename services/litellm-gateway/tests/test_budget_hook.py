@@ -43,8 +43,8 @@ def test_a_missing_max_tokens_is_set_to_the_catalogs_cap_and_reserved() -> None:
     hook = DailyBudget(settings(), MemoryCounter())
     data = run(hook.async_pre_call_hook(None, None, request(), "acompletion"))
     assert data["max_tokens"] == 100
-    hold = data["metadata"]["llmstack_budget_hold"]
-    assert hold["amount"] == to_nano(input_token_bound(data) * 3e-6 + 100 * 15e-6)
+    hold = hook.open_hold(data["litellm_call_id"])
+    assert hold is not None and hold.amount == to_nano(input_token_bound(data) * 3e-6 + 100 * 15e-6)
 
 
 def test_a_larger_max_tokens_is_clamped() -> None:
@@ -60,12 +60,24 @@ def test_a_larger_max_tokens_is_clamped() -> None:
 
 
 def test_a_request_that_does_not_fit_is_refused_with_the_reset_time() -> None:
-    hook = DailyBudget(settings(daily_usd=0.0005), MemoryCounter())
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(daily_usd=0.002), counter)
+
+    async def scenario() -> None:
+        day = hook.settings.day()[0]
+        await counter.reserve(day, "other-in-flight", to_nano(0.0003), to_nano(1))
+        await counter.reserve(day, "done", to_nano(0.0002), to_nano(1))
+        await counter.settle(day, "done", to_nano(0.0002))
+        await hook.async_pre_call_hook(None, None, request(), "acompletion")  # needs ~$0.0016
+
     with pytest.raises(HTTPException) as caught:
-        run(hook.async_pre_call_hook(None, None, request(), "acompletion"))  # needs ~$0.0016
+        run(scenario())
     assert caught.value.status_code == 429
-    assert "daily budget of $0.0005 is spent" in caught.value.detail["error"]
-    assert caught.value.detail["resets_at"].endswith("+00:00")
+    message = caught.value.detail["error"]
+    assert "daily budget of $0.002 cannot cover this request" in message
+    assert "$0.000200 spent, $0.000300 held by requests in flight" in message
+    assert "it resets at " in message and "+00:00 (UTC)" in message
+    assert caught.value.detail["held_usd"] == 0.0003 and caught.value.detail["spent_usd"] == 0.0002
 
 
 def test_settle_replaces_the_hold_by_the_actual_cost_once() -> None:
@@ -112,14 +124,75 @@ def test_an_unreachable_counter_fails_closed() -> None:
 def test_an_unreachable_counter_admits_when_the_stack_opts_out() -> None:
     hook = DailyBudget(settings(allow_when_counter_unavailable=True), Unreachable())
     data = run(hook.async_pre_call_hook(None, None, request(), "acompletion"))
-    assert "llmstack_budget_hold" not in data.get("metadata", {})
+    assert hook.open_hold(str(data.get("litellm_call_id"))) is None
 
 
-def test_unpriced_call_types_are_refused() -> None:
+def test_unpriced_call_types_are_refused_naming_the_api_called() -> None:
     hook = DailyBudget(settings(), MemoryCounter())
+    data = {
+        "model": "g",
+        "input": "x",
+        "proxy_server_request": {"url": "http://127.0.0.1:4000/v1/embeddings", "method": "POST"},
+    }
     with pytest.raises(HTTPException) as caught:
-        run(hook.async_pre_call_hook(None, None, {"model": "g", "input": "x"}, "aembedding"))
-    assert caught.value.status_code == 400
+        run(hook.async_pre_call_hook(None, None, data, "aembedding"))
+    assert caught.value.status_code == 404
+    message = caught.value.detail["error"]
+    assert message.startswith(
+        "POST /v1/embeddings is not served by this gateway; served: POST /v1/chat/completions"
+    )
+    assert "aembedding" not in message
+
+
+@pytest.mark.parametrize(
+    ("call_type", "body", "field"),
+    [
+        ("acompletion", {"messages": [{"role": "user", "content": "hi"}], "n": 4}, "max_tokens"),
+        ("atext_completion", {"prompt": "hi", "best_of": 4, "n": 2}, "max_tokens"),
+        (
+            "anthropic_messages",
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10_000},
+            "max_tokens",
+        ),
+        ("aresponses", {"input": "hi", "max_output_tokens": 10_000}, "max_output_tokens"),
+    ],
+)
+def test_every_served_endpoint_clamps_its_output_limit_and_reserves_every_choice(
+    call_type: str, body: dict[str, Any], field: str
+) -> None:
+    hook = DailyBudget(settings(daily_usd=1.0), MemoryCounter())
+    data = run(hook.async_pre_call_hook(None, None, {"model": "g", **body}, call_type))
+    assert data[field] == 100
+    choices = max(int(body.get("n", 1)), int(body.get("best_of", 1)))
+    hold = hook.open_hold(data["litellm_call_id"])
+    assert hold is not None
+    assert hold.amount == to_nano(input_token_bound(data) * 3e-6 + 100 * choices * 15e-6)
+
+
+def test_n_that_does_not_fit_is_refused_and_spent_plus_reserved_stays_under_the_cap() -> None:
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(daily_usd=0.005), counter)  # one choice of 100 tokens: ~$0.0017
+
+    async def scenario() -> tuple[int, int]:
+        await hook.async_pre_call_hook(None, None, request(n=2), "acompletion")
+        with pytest.raises(HTTPException):
+            await hook.async_pre_call_hook(None, None, request(n=2), "acompletion")
+        return await counter.spent(hook.settings.day()[0])
+
+    spent, reserved = run(scenario())
+    assert spent + reserved <= to_nano(0.005) and reserved > to_nano(0.003)
+
+
+def test_a_stream_asks_the_provider_for_usage_and_lets_litellm_strip_it() -> None:
+    hook = DailyBudget(settings(daily_usd=1.0), MemoryCounter())
+    plain = run(hook.async_pre_call_hook(None, None, request(stream=True), "acompletion"))
+    assert plain["stream_options"] == {"include_usage": True} and plain["_litellm_strip_stream_usage"] is True
+    asked = run(
+        hook.async_pre_call_hook(
+            None, None, request(stream=True, stream_options={"include_usage": True}), "acompletion"
+        )
+    )
+    assert "_litellm_strip_stream_usage" not in asked  # the client asked: it gets the usage chunk
 
 
 def test_the_input_bound_is_never_below_a_tokenizers_count() -> None:

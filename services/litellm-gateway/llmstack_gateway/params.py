@@ -1,0 +1,173 @@
+"""Request parameters a model would not honour: honoured where the provider has a way (JSON mode on Anthropic),
+otherwise made visible (a response header naming what LiteLLM dropped).
+
+JSON mode. LiteLLM 1.108.7 maps ``response_format: {"type": "json_object"}`` for Anthropic to nothing:
+``AnthropicConfig.map_openai_params`` (``llms/anthropic/chat/transformation.py``) looks for a schema in the
+response format (``_extract_json_schema_from_response_format``), finds none, sends neither ``output_format`` nor a
+tool, and only sets its internal ``json_mode`` flag, so Claude answers prose. Anthropic's documented JSON mode is a
+forced tool (docs.anthropic.com, tool use, "JSON mode"); LiteLLM already turns a tool named
+``json_tool_call`` back into the message content when ``json_mode`` is set
+(``_resolve_json_mode_non_streaming``). So, per deployment attempt (``async_pre_call_deployment_hook``, which the
+``client`` wrapper in ``litellm/utils.py`` runs for every deployment, fallbacks included), a ``json_object`` request
+that reaches an Anthropic deployment gets that tool, forced. OpenAI honours ``json_object`` natively; Gemini gets
+``response_mime_type: application/json`` (``apply_response_schema_transformation``); ``json_schema`` is honoured
+by all three (Anthropic: native ``output_format``). ``llmstack check`` refuses a group that claims ``json`` on a
+model without these paths (``infra/checks/json_mode.py``).
+
+Dropped parameters. With ``drop_params: true``, ``get_optional_params`` (``litellm/utils.py``) silently removes
+every non-default OpenAI parameter the provider's ``get_supported_openai_params`` does not list. The pre-call hook
+records which parameters the client sent; the response-header hook, which the proxy awaits for streamed and
+non-streamed chat completions alike (``common_request_processing.py``, both success paths), computes the same set
+for the deployment that served and names it in ``x-llmstack-dropped-params``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import litellm
+from litellm.constants import DEFAULT_CHAT_COMPLETION_PARAM_VALUES, RESPONSE_FORMAT_TOOL_NAME
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.utils import PROVIDER_UNVALIDATED_PARAMS, get_supported_openai_params
+
+from llmstack_gateway.settings import load_config
+
+DROPPED_HEADER = "x-llmstack-dropped-params"
+#: where the pre-call hook leaves the names the client sent, for the header hook of the same request
+SENT_KEY = "llmstack_sent_params"
+#: the call types whose parameters are OpenAI chat parameters (``/v1/chat/completions``)
+CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
+#: keys LiteLLM never treats as droppable parameters (``base_pre_process_non_default_params`` skips them;
+#: ``messages`` is the chat endpoint's own; ``metadata`` is the proxy's bookkeeping, not sent to a provider)
+NOT_PARAMETERS = frozenset(
+    {
+        "model",
+        "custom_llm_provider",
+        "api_version",
+        "drop_params",
+        "allowed_openai_params",
+        "additional_drop_params",
+        "messages",
+        "metadata",
+    }
+)
+#: provider kinds whose LiteLLM mapping drops ``json_object``, and so get the forced JSON tool
+JSON_OBJECT_AS_FORCED_TOOL = frozenset({"anthropic"})
+
+
+def sent_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The OpenAI chat parameters a request carries with a non-default value, as ``get_optional_params`` sees them."""
+    return {
+        name: value
+        for name, value in body.items()
+        if name in DEFAULT_CHAT_COMPLETION_PARAM_VALUES
+        and name not in NOT_PARAMETERS
+        and value != DEFAULT_CHAT_COMPLETION_PARAM_VALUES[name]
+    }
+
+
+def dropped_parameters(sent: Mapping[str, Any], body: Mapping[str, Any], model: str, provider: str) -> list[str]:
+    """What LiteLLM drops for this deployment: ``_check_valid_arg`` in ``get_optional_params``, plus the names a
+    client asks to drop itself (``additional_drop_params``, ``_should_drop_param``)."""
+    supported = set(get_supported_openai_params(model=model, custom_llm_provider=provider) or [])
+    supported.update(body.get("allowed_openai_params") or [])
+    asked = set(body.get("additional_drop_params") or [])
+    dropped = set()
+    for name, value in sent.items():
+        if name in asked:
+            dropped.add(name)
+        elif name in supported or name in PROVIDER_UNVALIDATED_PARAMS:
+            continue
+        elif name == "n" and value == 1:  # LiteLLM ignores n=1, which some SDKs send by default
+            continue
+        else:
+            dropped.add(name)
+    return sorted(dropped)
+
+
+def provider_of(litellm_model: str) -> tuple[str, str]:
+    """``anthropic/claude-sonnet-4-6`` -> (``claude-sonnet-4-6``, ``anthropic``), as LiteLLM resolves it."""
+    model, provider, _, _ = litellm.get_llm_provider(model=litellm_model)
+    return model, provider
+
+
+def with_json_tool(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The request with Anthropic's JSON mode: an object-typed tool named as LiteLLM's own response-format tool,
+    forced unless the client offers tools of its own (then the model may pick either; LiteLLM merges the JSON
+    tool's payload into the content). The original ``response_format`` stays, so LiteLLM sets ``json_mode``."""
+    tool = {
+        "type": "function",
+        "function": {
+            "name": RESPONSE_FORMAT_TOOL_NAME,
+            "description": "Respond with a JSON object.",
+            "parameters": {"type": "object"},
+        },
+    }
+    client_tools = list(kwargs.get("tools") or [])
+    out = {**kwargs, "tools": [*client_tools, tool]}
+    # forced tool use is refused together with extended thinking (Anthropic tool use docs); leave it unforced then
+    if not client_tools and not kwargs.get("thinking") and kwargs.get("tool_choice") in (None, "auto"):
+        out["tool_choice"] = {"type": "function", "function": {"name": RESPONSE_FORMAT_TOOL_NAME}}
+    return out
+
+
+def asks_for_json_object(kwargs: Mapping[str, Any]) -> bool:
+    response_format = kwargs.get("response_format")
+    return isinstance(response_format, Mapping) and response_format.get("type") == "json_object"
+
+
+class RequestParameters(CustomLogger):
+    def __init__(self, deployments: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self._deployments = deployments
+
+    @property
+    def deployments(self) -> dict[str, str]:
+        """Deployment id (``model_info.id``) -> LiteLLM model, from the rendered config."""
+        if self._deployments is None:
+            self._deployments = {
+                str(entry["model_info"]["id"]): str(entry["litellm_params"]["model"])
+                for entry in load_config().get("model_list") or []
+                if isinstance(entry.get("model_info"), dict) and "id" in entry["model_info"]
+            }
+        return self._deployments
+
+    async def async_pre_call_hook(  # type: ignore[override]
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        if call_type in CHAT_CALL_TYPES:
+            data.setdefault("metadata", {})[SENT_KEY] = sent_parameters(data)
+        return data
+
+    async def async_pre_call_deployment_hook(  # type: ignore[override]
+        self, kwargs: dict[str, Any], call_type: Any
+    ) -> dict[str, Any] | None:
+        if not asks_for_json_object(kwargs):
+            return None
+        _, provider = provider_of(str(kwargs.get("model", "")))
+        if provider not in JSON_OBJECT_AS_FORCED_TOOL:
+            return None
+        return with_json_tool(kwargs)
+
+    async def async_post_call_response_headers_hook(  # type: ignore[override]
+        self,
+        data: dict[str, Any],
+        user_api_key_dict: Any,
+        response: Any,
+        request_headers: dict[str, str] | None = None,
+        litellm_call_info: dict[str, Any] | None = None,
+    ) -> dict[str, str] | None:
+        sent = (data.get("metadata") or {}).get(SENT_KEY)
+        model_id = (litellm_call_info or {}).get("model_id")
+        if not sent or response is None or model_id is None:
+            return None  # not a chat completion, a failure, or nothing sent beyond the messages
+        litellm_model = self.deployments.get(str(model_id))
+        if litellm_model is None:
+            return None
+        model, provider = provider_of(litellm_model)
+        dropped = dropped_parameters(sent, data, model, provider)
+        return {DROPPED_HEADER: ",".join(dropped)} if dropped else None
+
+
+request_parameters = RequestParameters()

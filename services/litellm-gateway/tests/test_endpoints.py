@@ -1,0 +1,66 @@
+"""The guard ahead of LiteLLM's routes: what is not served is refused naming the API the client called."""
+
+from __future__ import annotations
+
+import pytest
+from llmstack_gateway.endpoints import NotServedRoute, is_served
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+
+def app() -> Starlette:
+    async def reached(request: object) -> PlainTextResponse:
+        return PlainTextResponse("reached LiteLLM")
+
+    # LiteLLM's catch-alls stand in for its hundreds of routes; the guard is inserted first, as in the proxy
+    application = Starlette(routes=[Route("/{path:path}", reached, methods=["GET", "POST", "DELETE"])])
+    application.router.routes.insert(0, NotServedRoute())
+    return application
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/chat/completions",
+        "/chat/completions",
+        "/v1/completions",
+        "/v1/messages",
+        "/v1/responses",
+        "/responses/",
+    ],
+)
+def test_the_served_apis_reach_litellm(path: str) -> None:
+    assert is_served("POST", path)
+    assert TestClient(app()).post(path, json={}).text == "reached LiteLLM"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/embeddings"),
+        ("POST", "/v1/images/generations"),
+        ("POST", "/v1/audio/transcriptions"),
+        ("POST", "/anthropic/v1/messages"),  # LiteLLM's pass-through: no pre-call hook, so no budget
+        ("DELETE", "/v1/responses/resp_1"),
+    ],
+)
+def test_everything_else_is_refused_naming_the_api(method: str, path: str) -> None:
+    response = TestClient(app()).request(method, path, json={})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["message"] == (
+        f"{method} {path} is not served by this gateway; served: POST /v1/chat/completions, "
+        "POST /v1/completions, POST /v1/messages, POST /v1/responses"
+    )
+    assert error["code"] == "endpoint_not_served"
+
+
+def test_reads_pass_and_websockets_are_refused() -> None:
+    client = TestClient(app())
+    assert client.get("/v1/models").text == "reached LiteLLM"
+    with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect("/v1/realtime"):
+        pass
+    assert caught.value.code == 1008 and "WEBSOCKET /v1/realtime is not served" in caught.value.reason
