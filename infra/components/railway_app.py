@@ -93,6 +93,10 @@ class RailwayApp(pulumi.ComponentResource):
             service_id=self.service.service_id,
             environment_id=args.environment_id,
             revision=revision,
+            # the Deployment connects a repository (after variables, volume and domain exist) and waits
+            source=dict(args.source),
+            project_id=args.project_id,
+            service_name=args.service_name,
             api_url=args.api_url,
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )

@@ -1,7 +1,20 @@
-"""A small GraphQL client for Railway: bounded retries, rate limits, and Railway's own error messages.
+"""A small GraphQL client for Railway: one connection, one pace, bounded retries, Railway's own messages.
 
-Why not a GraphQL library: gql's transports would add a second HTTP stack for four behaviours we must control
-exactly (Retry-After, Cloudflare's non-JSON 429/403, message-based transient errors, token-free errors).
+Why not a GraphQL library: gql's transports would add a second HTTP stack for behaviours we must control
+exactly (Retry-After, Cloudflare's non-JSON 429/403/1015, message-based transient errors, token-free errors).
+
+What the real API needs, and where it is written down:
+- Identify the caller. Cloudflare limits anonymous bursts hard; the Terraform provider adds
+  ``?source=terraform_provider_railway`` to the URL for this (terraform-community-providers/
+  terraform-provider-railway ``internal/provider/provider.go``, PR #55) and the CLI sends an ``x-source``
+  header (railwayapp/cli ``src/client.rs``). We do both, as ``llmstack``.
+- One connection: a process-wide ``httpx.Client`` (keep-alive), since one provider process serves every
+  resource of a run (``pulumi/dynamic/__main__.py``).
+- Rate limits: HTTP 429 with ``Retry-After`` ("Backboard sets Retry-After on every 429", railwayapp/cli
+  ``src/client.rs``), and Cloudflare's HTML / "error code: 1015" pages (TF issues #43, #63).
+- Eventual consistency: right after ``serviceCreate`` the instance can answer "ServiceInstance not found"
+  (TF issue #82; jamesprnich/terraform-provider-railway ``internal/provider/helpers.go``
+  ``retryReadAfterCreateContext``). Callers that just created something pass ``retry_not_found=True``.
 """
 
 from __future__ import annotations
@@ -9,14 +22,21 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from infra.railway.operations import operation_name
+from infra.railway.pacing import RequestPace, shared_pace
+from infra.railway.tokens import RailwayToken
+
+#: how this client names itself to Railway (URL ``source`` and ``x-source`` header)
+SOURCE = "llmstack"
 
 #: messages Railway (or its edge) answers with while a retry would succeed (research/railway.md §5.1)
 TRANSIENT_MESSAGES = (
@@ -34,8 +54,11 @@ TRANSIENT_MESSAGES = (
     "try again in",
 )
 NOT_FOUND_MESSAGES = ("not found", "could not find", "does not exist")
-#: Railway answers "Not Authorized" for many resources that are already deleted; only trusted when deleting
+#: Railway answers "Not Authorized" for many resources that are already deleted (railwayapp/cli
+#: src/client.rs maps it to an auth error; research/railway.md §1); only trusted when deleting
 GONE_ON_DELETE_MESSAGES = (*NOT_FOUND_MESSAGES, "not authorized")
+#: Cloudflare's rate-limit page ("error code: 1015"), whatever the HTTP status
+CLOUDFLARE_RATE_LIMIT = "error code: 1015"
 
 
 class RailwayError(Exception):
@@ -82,59 +105,108 @@ class RetryPolicy:
         return delay * (0.5 + random.random() / 2)  # full jitter would allow ~0; keep at least half
 
 
+def identified_url(api_url: str) -> str:
+    """The API URL with ``source=llmstack`` in its query string (kept if the URL already has one)."""
+    parts = urlsplit(api_url)
+    if "source=" in parts.query:
+        return api_url
+    query = f"{parts.query}&source={SOURCE}" if parts.query else f"source={SOURCE}"
+    return urlunsplit(parts._replace(query=query))
+
+
+_connections: dict[float, httpx.Client] = {}
+_connections_lock = threading.Lock()
+
+
+def shared_connection(timeout_s: float) -> httpx.Client:
+    """The process-wide keep-alive client (httpx.Client is thread-safe for concurrent requests)."""
+    with _connections_lock:
+        client = _connections.get(timeout_s)
+        if client is None:
+            client = _connections[timeout_s] = httpx.Client(
+                timeout=timeout_s, headers={"x-source": SOURCE, "user-agent": SOURCE}
+            )
+        return client
+
+
 class RailwayClient:
     def __init__(
         self,
         api_url: str,
-        token: str,
+        token: str | RailwayToken,
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = 30.0,
+        pace: RequestPace | None = None,
     ) -> None:
-        if not token:
+        value = token.value if isinstance(token, RailwayToken) else token
+        if not value:
             raise RailwayError(
                 "authentication",
                 "no Railway token: set `pulumi config set --secret llmstack:railway_token <token>` "
-                "or the RAILWAY_TOKEN environment variable (an account or workspace token)",
+                "or the RAILWAY_API_TOKEN environment variable (an account or workspace token)",
             )
-        self._api_url = api_url
-        self._token = token
+        self._url = identified_url(api_url)
+        self._headers = {
+            "Authorization": f"Bearer {value}",
+            "Content-Type": "application/json",
+            "x-source": SOURCE,
+        }
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._transport = transport
-        self._timeout_s = timeout_s
+        self._pace = pace or shared_pace()
+        # a test's transport gets its own client; everything else shares the process's connection
+        self._http = (
+            httpx.Client(transport=transport, timeout=timeout_s)
+            if transport is not None
+            else shared_connection(timeout_s)
+        )
 
-    def execute(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def execute(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        retry_not_found: bool = False,
+    ) -> dict[str, Any]:
+        """Run one operation. ``retry_not_found``: the object was just created and may not be visible yet."""
         name = operation_name(document)
         waited = 0.0
         last = "no attempt made"
+        attempt = 0
         for attempt in range(self._retry.max_attempts):
             try:
                 return self._once(name, document, variables or {})
+            except RailwayError as exc:
+                if not (retry_not_found and exc.is_not_found):
+                    raise
+                last, delay = exc.railway_message, self._retry.backoff(attempt)
             except _RetryableError as retry:
                 last = retry.message
                 delay = retry.delay_s if retry.delay_s is not None else self._retry.backoff(attempt)
                 delay = min(delay, self._retry.max_delay_s * 2)
-                if attempt + 1 >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait_s:
-                    break
-                self._sleep(delay)
-                waited += delay
+            if attempt + 1 >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait_s:
+                break
+            self._sleep(delay)
+            waited += delay
         raise RailwayError(name, f"still failing after {attempt + 1} attempts ({waited:.0f}s waited): {last}")
 
     def _once(self, name: str, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         payload = {"query": document, "variables": dict(variables), "operationName": name}
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+        self._pace.acquire()
         try:
-            with httpx.Client(transport=self._transport, timeout=self._timeout_s) as http:
-                response = http.post(self._api_url, json=payload, headers=headers)
+            response = self._http.post(self._url, json=payload, headers=self._headers)
         except httpx.TransportError as exc:
             # the exception text can carry the URL but never the token (it travels in a header)
             raise _RetryableError(f"network error: {type(exc).__name__}", None) from exc
         body = _json_or_none(response)
-        if response.status_code == 429 or (response.status_code in (403, 503) and body is None):
-            raise _RetryableError(f"rate limited (HTTP {response.status_code})", _retry_after(response))
+        if _rate_limited(response, body):
+            raise _RetryableError(
+                f"rate limited (HTTP {response.status_code}{_cloudflare_code(response)})",
+                _retry_after(response),
+            )
         if response.status_code >= 500:
             raise _RetryableError(f"HTTP {response.status_code} from Railway", _retry_after(response))
         if body is None:
@@ -155,6 +227,19 @@ class RailwayClient:
         if not isinstance(data, dict):
             raise RailwayError(name, "the response has no data")
         return data
+
+
+def _rate_limited(response: httpx.Response, body: dict[str, Any] | None) -> bool:
+    if response.status_code == 429:
+        return True
+    if body is None and CLOUDFLARE_RATE_LIMIT in response.text.lower():
+        return True
+    # Cloudflare's "Access denied" / "temporarily unavailable" pages are HTML, never GraphQL JSON
+    return response.status_code in (403, 503) and body is None
+
+
+def _cloudflare_code(response: httpx.Response) -> str:
+    return ", Cloudflare 1015" if CLOUDFLARE_RATE_LIMIT in response.text.lower() else ""
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:

@@ -17,21 +17,28 @@ mutation ProjectUpdate($id: String!, $input: ProjectUpdateInput!) {
 PROJECT_DELETE = """
 mutation ProjectDelete($id: String!) { projectDelete(id: $id) }"""
 PROJECT_GET = """
-query ProjectGet($id: String!) {
-  project(id: $id) {
-    id name deletedAt
-    environments { edges { node { id name } } }
-    services { edges { node { id name } } }
+query ProjectGet($id: String!) { project(id: $id) { id name deletedAt } }"""
+#: paginated (first/after, pageInfo): a workspace can hold more projects than one page (docs manage-projects.md)
+PROJECTS = """
+query Projects($workspaceId: String, $first: Int, $after: String) {
+  projects(workspaceId: $workspaceId, first: $first, after: $after) {
+    edges { node { id name deletedAt } }
+    pageInfo { hasNextPage endCursor }
   }
 }"""
-PROJECTS = """
-query Projects($workspaceId: String) {
-  projects(workspaceId: $workspaceId) { edges { node { id name deletedAt } } }
+PROJECT_SERVICES = """
+query ProjectServices($id: String!, $first: Int, $after: String) {
+  project(id: $id) {
+    services(first: $first, after: $after) { edges { node { id name } } pageInfo { hasNextPage endCursor } }
+  }
 }"""
 
 ENVIRONMENTS = """
-query Environments($projectId: String!) {
-  environments(projectId: $projectId) { edges { node { id name } } }
+query Environments($projectId: String!, $first: Int, $after: String) {
+  environments(projectId: $projectId, first: $first, after: $after) {
+    edges { node { id name } }
+    pageInfo { hasNextPage endCursor }
+  }
 }"""
 ENVIRONMENT_CREATE = """
 mutation EnvironmentCreate($input: EnvironmentCreateInput!) {
@@ -102,10 +109,30 @@ mutation VolumeInstanceUpdate($volumeId: String!, $environmentId: String, $input
   volumeInstanceUpdate(volumeId: $volumeId, environmentId: $environmentId, input: $input)
 }"""
 PROJECT_VOLUMES = """
-query ProjectVolumes($id: String!) {
+query ProjectVolumes($id: String!, $first: Int, $after: String) {
   project(id: $id) {
-    volumes { edges { node { id name volumeInstances { edges { node { id environmentId serviceId mountPath } } } } } }
+    volumes(first: $first, after: $after) {
+      edges { node { id name volumeInstances { edges { node { id environmentId serviceId mountPath } } } } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
+}"""
+
+# deployments: status and logs (railwayapp/cli src/gql/queries/strings/DeploymentStatus.graphql,
+# Deployments.graphql, BuildLogs.graphql, DeploymentLogs.graphql; docs integrations/api/manage-deployments.md)
+DEPLOYMENT_STATUS = """
+query DeploymentStatus($id: String!) { deployment(id: $id) { id status } }"""
+LATEST_DEPLOYMENTS = """
+query LatestDeployments($input: DeploymentListInput!, $first: Int) {
+  deployments(input: $input, first: $first) { edges { node { id status createdAt } } }
+}"""
+BUILD_LOGS = """
+query BuildLogs($deploymentId: String!, $limit: Int) {
+  buildLogs(deploymentId: $deploymentId, limit: $limit) { timestamp message severity }
+}"""
+DEPLOYMENT_LOGS = """
+query DeploymentLogs($deploymentId: String!, $limit: Int) {
+  deploymentLogs(deploymentId: $deploymentId, limit: $limit) { timestamp message severity }
 }"""
 
 #: every document, by operation name (the name the client sends as ``operationName``)
@@ -115,6 +142,7 @@ ALL: dict[str, str] = {
     "ProjectDelete": PROJECT_DELETE,
     "ProjectGet": PROJECT_GET,
     "Projects": PROJECTS,
+    "ProjectServices": PROJECT_SERVICES,
     "Environments": ENVIRONMENTS,
     "EnvironmentCreate": ENVIRONMENT_CREATE,
     "EnvironmentDelete": ENVIRONMENT_DELETE,
@@ -137,6 +165,10 @@ ALL: dict[str, str] = {
     "VolumeDelete": VOLUME_DELETE,
     "VolumeInstanceUpdate": VOLUME_INSTANCE_UPDATE,
     "ProjectVolumes": PROJECT_VOLUMES,
+    "DeploymentStatus": DEPLOYMENT_STATUS,
+    "LatestDeployments": LATEST_DEPLOYMENTS,
+    "BuildLogs": BUILD_LOGS,
+    "DeploymentLogs": DEPLOYMENT_LOGS,
 }
 
 

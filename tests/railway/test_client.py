@@ -22,7 +22,7 @@ def test_retry_after_is_honoured(railway: FakeRailway) -> None:
     )
     api, slept = client(railway)
     data = api.execute(ops.PROJECTS, {"workspaceId": None})
-    assert data["projects"] == {"edges": []}
+    assert data["projects"]["edges"] == []
     assert slept == [7.0]
 
 

@@ -208,11 +208,12 @@ def test_full_lifecycle_over_grpc(host: ProviderHost, railway: FakeRailway) -> N
     var_state = host.update(VariablesProvider(), "Variables", vid, var_state, new_variables)
     assert railway.state.db_variables[(pid, env_id, sid)] == {"PORT": "4001"}
     assert railway.state.deploys == [], "variable changes must not deploy on their own"
-    host.create(
+    _, deployed = host.create(
         DeploymentProvider(),
         "Deployment",
         {"service_id": sid, "environment_id": env_id, "revision": "r1", "api_url": url},
     )
+    assert deployed["status"] == "SUCCESS"
     assert railway.state.deploys == [(sid, env_id)]
     upserts = [v for name, v in railway.state.calls if name == "VariableCollectionUpsert"]
     assert all(v["input"]["skipDeploys"] is True and v["input"]["replace"] is False for v in upserts)
@@ -248,7 +249,9 @@ def test_create_adopts_a_half_created_service(host: ProviderHost, railway: FakeR
     sid, state = host.create(ServiceProvider(), "Service", props)
     assert sid == orphan["id"] and state["adopted"] is True
     assert [s["name"] for s in railway.state.db_services.values()] == ["bot"]
-    assert railway.state.db_services[sid]["connected"] == {"repo": "acme/llm-stack", "branch": "main"}
+    # configured, not connected: a source would deploy before variables exist (TF PR #21)
+    assert railway.state.db_instances[(sid, env_id)]["rootDirectory"] == "services/telegram-bot"
+    assert railway.state.deploys == []
     # and a project a failed run left behind is adopted by name too
     again, state = host.create(
         ProjectProvider(), "Project", {"name": "llmstack-dev", "default_environment": "dev", "api_url": url}

@@ -1,0 +1,84 @@
+"""A Railway project, looked up in its workspace before it is created, so a re-run never duplicates it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from infra.railway import operations as ops
+from infra.railway.client import RailwayClient
+from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
+from infra.railway.provider import RailwayProvider, all_nodes
+
+PROJECT_FIELDS = ResourceFields(
+    (
+        Field("name", "project_name", required=True),
+        Field("workspace_id", "workspace_id", replace=True),
+        Field("default_environment", "default_environment", required=True),
+        Field("project_id"),
+        Field("adopted"),
+    )
+)
+
+
+class ProjectProvider(RailwayProvider):
+    fields = PROJECT_FIELDS
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        client = self.client(props)
+        # without workspaceId, `projects` lists only personal projects (docs integrations/api/manage-projects.md):
+        # a team workspace's project would be missed and created twice; and every page is read
+        listing = all_nodes(client, ops.PROJECTS, {"workspaceId": props.get("workspace_id")}, ("projects",))
+        existing = [p for p in listing if p["name"] == props["name"] and not p.get("deletedAt")]
+        if existing:
+            project_id = existing[0]["id"]
+        else:
+            created = client.execute(
+                ops.PROJECT_CREATE,
+                {
+                    "input": {
+                        "name": props["name"],
+                        "workspaceId": props.get("workspace_id"),
+                        # only honoured at create (research/railway.md §2.1)
+                        "defaultEnvironmentName": props["default_environment"],
+                        "isPublic": False,
+                        "prDeploys": False,
+                    }
+                },
+            )
+            project_id = created["projectCreate"]["id"]
+        return CreateResult(project_id, self.outs(props, project_id=project_id, adopted=bool(existing)))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("name") != news.get("name"):
+            self.client(news).execute(ops.PROJECT_UPDATE, {"id": id_, "input": {"name": news["name"]}})
+        return UpdateResult(self.outs(news, project_id=id_, adopted=olds.get("adopted", False)))
+
+    def fetch(self, client: RailwayClient, id_: str, props: Mapping[str, Any]) -> dict[str, Any] | None:
+        project = client.execute(ops.PROJECT_GET, {"id": id_})["project"]
+        if project.get("deletedAt"):
+            return None
+        return {**props, "name": project["name"], "project_id": id_}
+
+    def remove(self, client: RailwayClient, id_: str, props: Mapping[str, Any]) -> None:
+        # projectDelete removes the project with everything in it: services, volumes, domains, variables
+        client.execute(ops.PROJECT_DELETE, {"id": id_})
+
+
+class Project(Resource, module="railway", name="Project"):
+    project_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        project_name: pulumi.Input[str],
+        default_environment: pulumi.Input[str],
+        workspace_id: pulumi.Input[str] | None = None,
+        api_url: pulumi.Input[str] = DEFAULT_API_URL,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(ProjectProvider(), name, PROJECT_FIELDS.props(locals()), opts)
