@@ -7,7 +7,9 @@ the fields LiteLLM's parser reads (``litellm/llms/vertex_ai/gemini/vertex_and_go
 part (Gemini does not stream arguments piecewise).
 
 Streaming: with ``?alt=sse`` (how LiteLLM calls it, ``vertex_llm_base.py`` appends ``alt=sse``) each chunk is a
-``data:`` line and there is no end sentinel; without it the answer is one JSON array sent piece by piece.
+``data:`` line and there is no end sentinel; without it the answer is one JSON array sent piece by piece. As in
+captured real streams (e.g. the Vertex trace quoted on alm.pragmatismo.com.br GeneralBots ``out.txt``), only the
+last chunk carries the token counts, together with ``finishReason`` and an empty text part.
 """
 
 from __future__ import annotations
@@ -34,8 +36,14 @@ def _calls_tool(payload: dict[str, Any], answer: SimulatedAnswer) -> bool:
     return answer.tool_call is not None and str(calling.get("mode", "AUTO")).upper() != "NONE"
 
 
-def _candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+def candidate_count(payload: dict[str, Any]) -> int:
+    """``generationConfig.candidateCount`` (LiteLLM maps OpenAI's ``n`` to it, as ``candidate_count``)."""
+    generation = payload.get("generationConfig") or payload.get("generation_config") or {}
+    return int(generation.get("candidateCount") or generation.get("candidate_count") or 1)
+
+
+def _candidate(parts: list[dict[str, Any]], finish: str | None, index: int = 0) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": index}
     if finish is not None:
         candidate["finishReason"] = finish
     return candidate
@@ -52,7 +60,7 @@ def generate_content(answer: SimulatedAnswer, payload: dict[str, Any]) -> Reply:
     return Reply(
         200,
         {
-            "candidates": [_candidate(_parts(answer, payload), "STOP")],
+            "candidates": [_candidate(_parts(answer, payload), "STOP", i) for i in range(answer.choices)],
             "usageMetadata": _usage(answer),
             "modelVersion": answer.model,
             "responseId": "gemini-sim",
@@ -61,21 +69,23 @@ def generate_content(answer: SimulatedAnswer, payload: dict[str, Any]) -> Reply:
 
 
 def stream_generate_content(answer: SimulatedAnswer, payload: dict[str, Any], *, alt_sse: bool) -> Reply:
-    """One chunk per text delta; the last chunk carries ``finishReason``, any function call and the usage."""
+    """One chunk per text delta of each candidate; the last chunk carries ``finishReason``, any function call and
+    the usage (all candidates counted)."""
     chunks: list[tuple[dict[str, Any], bool]] = [
         (
             {
-                "candidates": [_candidate([{"text": p}], None)],
+                "candidates": [_candidate([{"text": p}], None, index)],
                 "modelVersion": answer.model,
                 "responseId": "gemini-sim",
             },
             True,
         )
+        for index in range(answer.choices)
         for p in answer.text_deltas()
     ]
     last_parts = _parts(answer, payload)[1:]  # the function call, if any; the text went out above
     final = {
-        "candidates": [_candidate(last_parts or [{"text": ""}], "STOP")],
+        "candidates": [_candidate(last_parts or [{"text": ""}], "STOP", i) for i in range(answer.choices)],
         "usageMetadata": _usage(answer),
         "modelVersion": answer.model,
         "responseId": "gemini-sim",

@@ -244,7 +244,10 @@ class ProviderSimulator:
                 if entry.status == 429:
                     reply.headers["retry-after"] = str(behavior.retry_after_s)
             else:
-                choices = int(payload.get("n") or 1) if provider == "openai" else 1
+                choices = {
+                    "openai": int(payload.get("n") or 1),
+                    "gemini": gemini_wire.candidate_count(payload),
+                }.get(provider, 1)
                 answer = answer_for(
                     provider,
                     model,

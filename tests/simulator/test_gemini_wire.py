@@ -90,3 +90,22 @@ def test_litellm_streams_gemini_with_usage(simulator: ProviderSimulator) -> None
     assert (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TOKENS_PER_CHOICE)
     (logged,) = simulator.requests()
     assert (logged.endpoint, logged.stream, logged.finished) == ("streamGenerateContent", True, True)
+
+
+def test_candidate_count_answers_and_bills_every_candidate(simulator: ProviderSimulator) -> None:
+    body = {**BODY, "generationConfig": {"candidateCount": 2, "maxOutputTokens": 5}}
+    answer = httpx.post(url(simulator, "generateContent"), json=body).json()
+    assert [c["index"] for c in answer["candidates"]] == [0, 1]
+    assert answer["usageMetadata"]["candidatesTokenCount"] == 2 * 5
+    with httpx.stream("POST", url(simulator, "streamGenerateContent") + "?alt=sse", json=body) as response:
+        events = [json.loads(line.removeprefix("data: ")) for line in response.iter_lines() if line]
+    for index in (0, 1):
+        texts = [
+            c["content"]["parts"][0].get("text", "")
+            for e in events
+            for c in e["candidates"]
+            if c["index"] == index
+        ]
+        assert "".join(texts) == TEXT
+    assert events[-1]["usageMetadata"]["totalTokenCount"] == PROMPT_TOKENS + 10
+    assert simulator.requests()[-1].deltas_sent == 10
