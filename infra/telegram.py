@@ -25,6 +25,7 @@ from pulumi.dynamic import (
 )
 
 from infra.railway.resources import digest
+from infra.serving import is_unknown
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 
@@ -48,18 +49,24 @@ def call_bot_api(
     return body.get("result")
 
 
+def _valid_secret_token(secret: str) -> bool:
+    return 1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)
+
+
 class WebhookProvider(ResourceProvider):
     _compared = ("api_base", "url", "allowed_updates", "max_connections")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        # in a first preview the URL (the bot's domain) and generated secrets are not known yet: judge them at
+        # `up`, when they are
         failures = []
-        url = str(news.get("url") or "")
-        if not url.startswith("https://"):
+        url = news.get("url")
+        if not is_unknown(url) and not str(url or "").startswith("https://"):
             failures.append(CheckFailure("url", "Telegram only delivers webhooks to https:// URLs"))
-        secret = str(news.get("secret_token") or "")
-        if not (1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)):
+        secret = news.get("secret_token")
+        if not is_unknown(secret) and not _valid_secret_token(str(secret or "")):
             failures.append(CheckFailure("secret_token", "1-256 characters of A-Z, a-z, 0-9, _ and -"))
-        if not news.get("bot_token"):
+        if not is_unknown(news.get("bot_token")) and not news.get("bot_token"):
             failures.append(CheckFailure("bot_token", "the bot token is required"))
         return CheckResult(news, failures)
 
