@@ -7,7 +7,8 @@ limiter is process-wide. Railway's documented limits (railwayapp/docs ``integrat
 limits"): 10 requests/s on Hobby, 50 on Pro, and 100/1,000/10,000 an hour on Free/Hobby/Pro. Cloudflare in
 front of the API answers bursts above ~10/s with HTML 429 or "error code: 1015", which can block for hours
 (terraform-community-providers/terraform-provider-railway PR #55, issues #43 and #63). The default pace stays
-well under that; ``LLMSTACK_RAILWAY_RPS`` / ``LLMSTACK_RAILWAY_BURST`` change it.
+well under that (burst + one second of rate <= 9, so no one-second window sees more than 9);
+``LLMSTACK_RAILWAY_RPS`` / ``LLMSTACK_RAILWAY_BURST`` change it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-DEFAULT_RATE_PER_S = 5.0
+DEFAULT_RATE_PER_S = 4.0
 DEFAULT_BURST = 5
 
 
