@@ -82,6 +82,7 @@ def answer_for(
     *,
     choices: int = 1,
     tools: list[dict[str, Any]] | None = None,
+    tool_choice: Any = None,
 ) -> SimulatedAnswer:
     tokens_per_choice = min(DEFAULT_OUTPUT_TOKENS, max_tokens or DEFAULT_OUTPUT_TOKENS)
     return SimulatedAnswer(
@@ -91,22 +92,38 @@ def answer_for(
         input_tokens=PROMPT_OVERHEAD_TOKENS + len(prompt) // 4,
         tokens_per_choice=max(1, tokens_per_choice),
         choices=max(1, choices),
-        tool_call=_tool_call(tools) if tools else None,
+        tool_call=_tool_call(tools, forced_tool_name(tool_choice)) if tools else None,
     )
 
 
-def _tool_call(tools: list[dict[str, Any]]) -> ToolCall | None:
-    """Call the first tool offered, filling each required property with a placeholder of its JSON type.
+def forced_tool_name(tool_choice: Any) -> str | None:
+    """The tool a request forces by name: OpenAI chat ``{"type": "function", "function": {"name"}}``, OpenAI
+    Responses ``{"type": "function", "name"}``, Anthropic ``{"type": "tool", "name"}``, Gemini
+    ``functionCallingConfig.allowedFunctionNames`` (the server passes that config here)."""
+    if not isinstance(tool_choice, dict):
+        return None
+    allowed = tool_choice.get("allowedFunctionNames") or tool_choice.get("allowed_function_names")
+    if allowed:
+        return str(allowed[0])
+    named = tool_choice.get("function", tool_choice).get("name")
+    return str(named) if named else None
+
+
+def _tool_call(tools: list[dict[str, Any]], wanted: str | None) -> ToolCall | None:
+    """Call the tool the request forces, else the first one offered, filling each required property with a
+    placeholder of its JSON type.
 
     The three formats nest a tool differently: OpenAI chat ``{"type": "function", "function": {name, parameters}}``,
     OpenAI Responses ``{"type": "function", name, parameters}``, Anthropic ``{name, input_schema}``, Gemini
     ``{"functionDeclarations": [{name, parameters}]}``.
     """
-    tool = tools[0]
-    if "functionDeclarations" in tool or "function_declarations" in tool:
-        declarations = tool.get("functionDeclarations") or tool.get("function_declarations") or [{}]
-        tool = declarations[0]
-    spec = tool.get("function", tool)
+    specs: list[dict[str, Any]] = []
+    for tool in tools:
+        declarations = tool.get("functionDeclarations") or tool.get("function_declarations")
+        specs.extend(declarations if declarations else [tool.get("function", tool)])
+    if not specs:
+        return None
+    spec = next((s for s in specs if s.get("name") == wanted), specs[0])
     name = str(spec.get("name", "tool"))
     schema = spec.get("parameters") or spec.get("input_schema") or {}
     properties = schema.get("properties") or {}

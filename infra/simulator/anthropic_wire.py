@@ -23,8 +23,14 @@ def _calls_tool(payload: dict[str, Any], answer: SimulatedAnswer) -> bool:
 
 
 def _blocks(answer: SimulatedAnswer, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """A text block, then a ``tool_use`` block when a tool is called (how Claude usually answers with tools)."""
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": answer.text}]
+    """A text block, then a ``tool_use`` block when a tool is called (how Claude usually answers with tools).
+
+    A forced tool (``tool_choice`` ``any`` or ``tool``) comes without the text block: Anthropic prefills the
+    assistant turn, so "the model will not emit a natural language response or explanation before tool_use
+    content blocks" (Anthropic docs, tool use, "Forcing tool use")."""
+    choice = (payload.get("tool_choice") or {}).get("type")
+    forced = choice in ("any", "tool") and _calls_tool(payload, answer)
+    blocks: list[dict[str, Any]] = [] if forced else [{"type": "text", "text": answer.text}]
     if _calls_tool(payload, answer) and answer.tool_call is not None:
         call = answer.tool_call
         blocks.append(

@@ -165,6 +165,13 @@ def _max_tokens(provider: str, endpoint: str, payload: dict[str, Any]) -> int | 
     return payload.get("max_tokens") or payload.get("max_completion_tokens")
 
 
+def _tool_choice(provider: str, payload: dict[str, Any]) -> Any:
+    if provider == "gemini":
+        config = payload.get("toolConfig") or payload.get("tool_config") or {}
+        return config.get("functionCallingConfig") or config.get("function_calling_config")
+    return payload.get("tool_choice")
+
+
 @dataclass
 class ProviderSimulator:
     """``with ProviderSimulator().running() as sim: sim.api_bases()`` gives the URLs to render into a config."""
@@ -255,6 +262,7 @@ class ProviderSimulator:
                     max_tokens,
                     choices=choices,
                     tools=payload.get("tools"),
+                    tool_choice=_tool_choice(provider, payload),
                 )
                 entry.input_tokens, entry.output_tokens, entry.choices = (
                     answer.input_tokens,

@@ -98,3 +98,19 @@ def test_tool_choice_none_uses_no_tool(client: anthropic.Anthropic) -> None:
         model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, tools=TOOLS, tool_choice={"type": "none"}
     )
     assert [block.type for block in message.content] == ["text"] and message.stop_reason == "end_turn"
+
+
+def test_a_forced_tool_answers_with_the_named_tool_use_only(client: anthropic.Anthropic) -> None:
+    """Forced tool use prefills the assistant turn, so no text comes before the tool_use block (Anthropic docs,
+    tool use, "Forcing tool use"); LiteLLM relies on this for ``response_format`` on Claude."""
+    tools = [*TOOLS, {"name": "get_time", "input_schema": {"type": "object", "properties": {}}}]
+    with client.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=64,
+        messages=MESSAGES,
+        tools=tools,
+        tool_choice={"type": "tool", "name": "get_time"},
+    ) as stream:
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == ["tool_use"]
+    assert final.content[0].type == "tool_use" and final.content[0].name == "get_time"

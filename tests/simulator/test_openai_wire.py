@@ -172,3 +172,16 @@ def test_responses_streamed_function_call(client: openai.OpenAI) -> None:
     assert "response.function_call_arguments.delta" in kinds
     (call,) = [item for item in final.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "simulated", "days": 1}
+
+
+def test_a_tool_forced_by_name_is_the_one_called(client: openai.OpenAI) -> None:
+    second: Any = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+    completion = client.chat.completions.create(
+        model="gpt-4o",
+        messages=MESSAGES,
+        tools=[*TOOLS, second],
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.type == "function" and call.function.name == "get_time"
+    assert completion.choices[0].finish_reason == "tool_calls"
