@@ -27,6 +27,8 @@ MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 #: the gateway service's modules (services/litellm-gateway/llmstack_gateway), loaded by the proxy
 BUDGET_CALLBACK = "llmstack_gateway.budget.budget_hook"
 ROUTES_CALLBACK = "llmstack_gateway.routes.route_aliases"
+#: JSON mode where LiteLLM drops it, and the header naming the parameters it dropped
+PARAMS_CALLBACK = "llmstack_gateway.params.request_parameters"
 CUSTOM_AUTH = "llmstack_gateway.auth.user_api_key_auth"
 REDIS_ENV = {"host": "REDIS_HOST", "port": "REDIS_PORT", "password": "REDIS_PASSWORD"}
 
@@ -235,7 +237,7 @@ def render_context(
         "request_timeout_s": catalog.router.max_request_s,
         "master_key_ref": f"os.environ/{MASTER_KEY_ENV}",
         "custom_auth": CUSTOM_AUTH,
-        "callbacks": [ROUTES_CALLBACK, BUDGET_CALLBACK] if budget_hook else [ROUTES_CALLBACK],
+        "callbacks": [ROUTES_CALLBACK, PARAMS_CALLBACK, *([BUDGET_CALLBACK] if budget_hook else [])],
         "budget": budget_section(spec),
     }
 

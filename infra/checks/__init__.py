@@ -23,6 +23,7 @@ from infra.checks.graph import (
     check_references,
     check_survival,
 )
+from infra.checks.json_mode import check_json_mode
 from infra.checks.pricing import check_cost_map, check_prices
 from infra.checks.secrets import check_literal_secrets, check_secret_ids
 from infra.checks.timing import check_routing_strategy, check_worst_case_time
@@ -35,6 +36,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_references,
     check_survival,
     check_capabilities,
+    check_json_mode,
     check_context_windows,
     check_reachability,
     check_prices,

@@ -67,7 +67,9 @@ def sent_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def dropped_parameters(sent: Mapping[str, Any], body: Mapping[str, Any], model: str, provider: str) -> list[str]:
+def dropped_parameters(
+    sent: Mapping[str, Any], body: Mapping[str, Any], model: str, provider: str
+) -> list[str]:
     """What LiteLLM drops for this deployment: ``_check_valid_arg`` in ``get_optional_params``, plus the names a
     client asks to drop itself (``additional_drop_params``, ``_should_drop_param``)."""
     supported = set(get_supported_openai_params(model=model, custom_llm_provider=provider) or [])
@@ -75,13 +77,9 @@ def dropped_parameters(sent: Mapping[str, Any], body: Mapping[str, Any], model: 
     asked = set(body.get("additional_drop_params") or [])
     dropped = set()
     for name, value in sent.items():
-        if name in asked:
-            dropped.add(name)
-        elif name in supported or name in PROVIDER_UNVALIDATED_PARAMS:
-            continue
-        elif name == "n" and value == 1:  # LiteLLM ignores n=1, which some SDKs send by default
-            continue
-        else:
+        ignored_n = name == "n" and value == 1  # LiteLLM ignores n=1, which some SDKs send by default
+        unchecked = name in supported or name in PROVIDER_UNVALIDATED_PARAMS or ignored_n
+        if name in asked or not unchecked:
             dropped.add(name)
     return sorted(dropped)
 

@@ -1,0 +1,114 @@
+"""Capabilities are promises, dropped parameters are visible: the real proxy, the real OpenAI SDK, the simulator.
+
+A group that claims ``json`` answers JSON for ``response_format: json_object`` whichever provider serves it, and
+a parameter LiteLLM drops under ``drop_params: true`` is named in ``x-llmstack-dropped-params``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from infra.localgateway import LocalGateway
+from infra.render import with_in_memory_counter
+from infra.simulator import Behavior, ProviderSimulator
+from tests.integration.conftest import MASTER_KEY, stack_spec, start_gateway
+
+# prod's catalog (anthropic, openai, gemini), one process with an in-memory budget: a local run
+SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
+DROPPED = "x-llmstack-dropped-params"
+JSON_OBJECT = {"type": "json_object"}
+
+
+@pytest.fixture(scope="module")
+def gateway(simulator: ProviderSimulator) -> Iterator[LocalGateway]:
+    with start_gateway(SPEC, simulator, env={"LLMSTACK_LOCAL": "1"}).running() as running:
+        yield running
+
+
+@pytest.fixture
+def client(gateway: LocalGateway, simulator: ProviderSimulator) -> openai.OpenAI:
+    simulator.reset()
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=60)
+
+
+def ask(client: openai.OpenAI, model: str, **params: object) -> tuple[dict[str, str], str | None, object]:
+    raw = client.chat.completions.with_raw_response.create(
+        model=model,
+        messages=[{"role": "user", "content": "Describe a cat as JSON."}],
+        **params,  # type: ignore[arg-type]
+    )
+    completion = raw.parse()
+    message = completion.choices[0].message
+    return dict(raw.headers), message.content, message.tool_calls
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet", "balanced"])
+def test_json_object_on_anthropic_answers_a_json_object(client: openai.OpenAI, model: str) -> None:
+    """LiteLLM alone sends Claude nothing for json_object (it answers prose); the forced JSON tool makes it JSON."""
+    headers, content, tool_calls = ask(client, model, response_format=JSON_OBJECT)
+    assert headers["x-litellm-model-group"] == "claude-sonnet"
+    assert tool_calls is None  # the JSON tool is LiteLLM's own response-format tool, folded into the content
+    assert isinstance(json.loads(content or ""), dict), content
+    assert DROPPED not in headers  # nothing the client sent was dropped
+
+
+def test_json_object_streamed_from_anthropic_is_a_json_object(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="claude-sonnet",
+        messages=[{"role": "user", "content": "Describe a cat as JSON."}],
+        response_format=JSON_OBJECT,  # type: ignore[arg-type]
+        stream=True,
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert isinstance(json.loads(text), dict), text
+
+
+def test_the_json_tool_is_not_sent_to_a_fallback_of_another_kind(
+    client: openai.OpenAI, simulator: ProviderSimulator
+) -> None:
+    """The rewrite happens per deployment attempt: gemini-pro, serving claude-sonnet's fallback, gets plain
+    json_object (LiteLLM maps it to response_mime_type), not a tool it would answer with a function call."""
+    simulator.set("anthropic", Behavior(mode="500"))
+    headers, content, tool_calls = ask(client, "claude-sonnet", response_format=JSON_OBJECT)
+    assert headers["x-litellm-model-group"] == "gemini-pro"
+    assert tool_calls is None and content
+    providers = [r.provider for r in simulator.requests()]
+    assert providers == ["anthropic", "gemini"]
+
+
+def test_parameters_anthropic_cannot_take_are_named_in_a_header(client: openai.OpenAI) -> None:
+    headers, content, _ = ask(client, "claude-sonnet", logprobs=True, seed=7, temperature=0.2, user="u-1")
+    assert content
+    # LiteLLM's get_supported_openai_params for anthropic lists temperature and user, not logprobs or seed
+    assert headers[DROPPED] == "logprobs,seed"
+
+
+def test_a_model_that_takes_every_parameter_sends_no_header(client: openai.OpenAI) -> None:
+    headers, _, _ = ask(client, "gpt-4o", logprobs=True, seed=7, n=1)
+    assert DROPPED not in headers
+
+
+def test_the_header_names_what_the_fallback_that_served_dropped(
+    client: openai.OpenAI, simulator: ProviderSimulator
+) -> None:
+    """gpt-4o takes logit_bias; when claude-sonnet serves gpt-4o's fallback, claude's drops are what the client
+    needs to know."""
+    simulator.set("openai", Behavior(mode="500"))
+    headers, _, _ = ask(client, "gpt-4o", logit_bias={"50256": -100}, seed=1)
+    assert headers["x-litellm-model-group"] == "claude-sonnet"
+    assert headers[DROPPED] == "logit_bias,seed"
+
+
+def test_a_streamed_response_carries_the_header(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-sonnet",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        presence_penalty=0.5,
+    )
+    assert raw.headers[DROPPED] == "presence_penalty"
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
