@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import openai
 
@@ -40,13 +41,14 @@ class GatewayClient:
         self._attempts = attempts
         self._backoff_s = backoff_s
 
-    async def complete(self, route: str, messages: list[dict[str, str]], user: str | None = None) -> Answer:
+    async def complete(self, route: str, messages: list[dict[str, Any]], user: str | None = None) -> Answer:
         last: Exception | None = None
         for attempt in range(self._attempts):
             try:
-                raw = await self._client.chat.completions.with_raw_response.create(
+                # messages are the OpenAI wire shapes (text, or content parts with an image): plain dicts here
+                raw = await self._client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
                     model=route,
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     # the end user, for the gateway's logs and abuse tracking
                     **({"user": user} if user else {}),
                 )

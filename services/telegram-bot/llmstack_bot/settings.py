@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN = re.compile(r"^[0-9]{5,12}:[A-Za-z0-9_-]{30,}$")
@@ -38,9 +38,43 @@ class Settings(BaseSettings):
     requests_per_minute: int = 10
     gateway_attempts: int = 3
     gateway_timeout_s: float = 120.0
+    #: the most characters of one message sent to the model; longer ones are cut, with a notice
+    max_question_chars: int = 8000
+    #: the bot's @username, for mentions in groups; empty: asked from Telegram (getMe) at start
+    telegram_bot_username: str = ""
     #: relaxes the secret checks for a laptop (`llmstack local`, `make demo`)
     llmstack_local: bool = False
+    #: 0.0.0.0 on Railway; 127.0.0.1 for local runs and tests
+    bind_host: str = "0.0.0.0"
     port: int = 8080
+    #: webhook request bodies above this are refused (413); Telegram's updates are a few KB
+    max_update_bytes: int = 256 * 1024
+
+    # -- the worker pool and its leases
+    #: turns in flight at once (one per chat); nobody waits for another chat's model call below this
+    worker_concurrency: int = 16
+    #: an inbox lease; renewed every third of it while a turn runs, so a crashed process's work is
+    #: picked up this many seconds later
+    inbox_lease_s: float = 15.0
+    #: tries of one update before it is marked failed (Telegram or database errors; the journal keeps
+    #: the model's answer, so a retry never asks the model again)
+    max_attempts: int = 5
+    #: SIGTERM to SIGKILL on Railway (RAILWAY_DEPLOYMENT_DRAINING_SECONDS, 3 s by default): in-flight
+    #: turns finish within it or are handed back to the inbox for the next process
+    shutdown_timeout_s: float = Field(
+        default=3.0,
+        validation_alias=AliasChoices("shutdown_timeout_s", "railway_deployment_draining_seconds"),
+    )
+    #: a 429's retry_after above this hands the update back instead of sleeping on it
+    telegram_max_retry_after_s: float = 30.0
+
+    # -- the database: every wait is bounded, so a hanging database means 503 within seconds
+    db_connect_timeout_s: float = 3.0
+    db_statement_timeout_s: float = 5.0
+    #: how long a request waits for a free pooled connection
+    db_pool_timeout_s: float = 2.0
+    #: the webhook's and /health's whole budget for the database before answering 503
+    db_request_timeout_s: float = 4.0
 
     @field_validator("allowed_user_ids", mode="before")
     @classmethod
@@ -68,6 +102,10 @@ class Settings(BaseSettings):
             problems.append("TELEGRAM_BOT_TOKEN is missing or not a bot token (<digits>:<35 characters>)")
         if not WEBHOOK_SECRET.match(self.telegram_webhook_secret):
             problems.append("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        if self.worker_concurrency < 1:
+            problems.append("WORKER_CONCURRENCY must be at least 1")
+        if self.inbox_lease_s < 1:
+            problems.append("INBOX_LEASE_S must be at least 1 second")
         if self.default_route not in self.routes:
             problems.append(f"DEFAULT_ROUTE {self.default_route!r} is not one of ROUTES {self.routes}")
         if not self.llmstack_local:

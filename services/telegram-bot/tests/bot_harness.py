@@ -52,6 +52,14 @@ def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **
         "routes": ["balanced", "simple"],
         "gateway_attempts": 2,
         "requests_per_minute": 1000,
+        # short leases and timeouts: a crash is recovered, a hanging database detected, in seconds
+        "inbox_lease_s": 3.0,
+        "shutdown_timeout_s": 3.0,
+        "db_connect_timeout_s": 2.0,
+        "db_statement_timeout_s": 5.0,
+        "db_pool_timeout_s": 1.0,
+        "db_request_timeout_s": 5.0,
+        "bind_host": "127.0.0.1",
         **overrides,
     }
     return Settings(**values)
@@ -79,7 +87,7 @@ class RunningBot:
         self.thread.join(timeout=30)
 
 
-def start_bot(settings: Any, *, run_worker: bool = True) -> RunningBot:
+def start_bot(settings: Any, *, run_worker: bool = True, ready: bool = True) -> RunningBot:
     import uvicorn
     from llmstack_bot.app import create_app
 
@@ -93,10 +101,14 @@ def start_bot(settings: Any, *, run_worker: bool = True) -> RunningBot:
         time.sleep(0.05)
     assert server.started, "the bot did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
-    return RunningBot(f"http://127.0.0.1:{port}", app, server, thread)
+    running = RunningBot(f"http://127.0.0.1:{port}", app, server, thread)
+    if ready:  # migrations run in the background; the webhook answers 503 until they are done
+        wait_for(lambda: httpx.get(f"{running.url}/health", timeout=5).status_code == 200, timeout=30)
+    return running
 
 
-def message(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+def message(update_id: int, user_id: int, text: str, *, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A text message as the Bot API delivers it (a private chat unless ``chat`` says otherwise)."""
     return {
         "update_id": update_id,
         "message": {
@@ -104,7 +116,7 @@ def message(update_id: int, user_id: int, text: str) -> dict[str, Any]:
             "date": 1796000000,
             "text": text,
             "from": {"id": user_id, "is_bot": False, "first_name": f"u{user_id}"},
-            "chat": {"id": user_id, "type": "private"},
+            "chat": chat or {"id": user_id, "type": "private", "first_name": f"u{user_id}"},
         },
     }
 

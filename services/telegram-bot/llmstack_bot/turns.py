@@ -1,0 +1,73 @@
+"""A conversation turn, journaled: the question enters history once, the model is asked once, each part is sent
+once, whatever crashes or retries happen in between (see ``journal`` and ``delivery``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from llmstack_bot.context import BotContext
+from llmstack_bot.delivery import ChatUnreachable, Replies
+from llmstack_bot.gateway import BudgetExhausted, GatewayUnavailable
+
+log = logging.getLogger("llmstack.turns")
+SORRY = "Sorry, I could not reach the model just now. Please try again in a minute."
+
+
+@dataclass(frozen=True)
+class Question:
+    chat_id: int
+    user_id: int
+    #: what enters history (text; a photo is recorded by its caption and a marker)
+    text: str
+    #: what the model is sent for this question, when it is more than ``text`` (an image part, say)
+    content: list[dict[str, Any]] | None = None
+    #: a route forced by the question's kind (``vision`` for a photo), else the chat's
+    route: str | None = None
+    #: said before the answer (the question was cut to the configured length, say)
+    notice: str | None = None
+
+
+def clip(text: str, limit: int) -> tuple[str, str | None]:
+    """The text sent to the model, at most ``limit`` characters, and the notice that says it was cut."""
+    if len(text) <= limit:
+        return text, None
+    return text[:limit], (
+        f"Your message has {len(text)} characters; only the first {limit} were sent to the model."
+    )
+
+
+async def run_turn(ctx: BotContext, replies: Replies, update_id: int, question: Question) -> None:
+    db, settings = ctx.db, ctx.settings
+    route = question.route or await db.run(ctx.routes.get, question.chat_id, settings.default_route)
+    turn = await db.run(ctx.journal.open, update_id, question.chat_id, question.user_id, route, question.text)
+    try:
+        if question.notice:
+            await replies.send(question.chat_id, question.notice)
+        if turn.reply is None:
+            await replies.typing(question.chat_id)
+            messages: list[dict[str, Any]] = list(
+                await db.run(ctx.history.recent, question.chat_id, settings.history_token_budget)
+            )
+            if question.content is not None and messages:
+                messages[-1] = {"role": "user", "content": question.content}
+            try:
+                answer = await ctx.gateway.complete(turn.route, messages, user=str(question.user_id))
+            except BudgetExhausted as exc:
+                said = str(exc)
+                resets = said.split("resets at", 1)[-1].strip() if "resets at" in said else "midnight"
+                turn = await db.run(
+                    ctx.journal.refuse, update_id, f"The daily budget is reached; it resets at {resets}."
+                )
+            except GatewayUnavailable:
+                log.exception("gateway unavailable for update %s", update_id)
+                turn = await db.run(ctx.journal.refuse, update_id, SORRY)
+            else:
+                turn = await db.run(ctx.journal.answer, update_id, answer.text, answer.cost_usd, ctx.today())
+        assert turn.reply is not None
+        await replies.send(question.chat_id, turn.reply)
+    except ChatUnreachable:
+        await db.run(ctx.journal.close, update_id, "undeliverable")
+        raise
+    await db.run(ctx.journal.close, update_id, "delivered")
