@@ -357,11 +357,14 @@ class FakeTelegram:
             disable_nagle_algorithm = True
 
             def _reply(self, status: int, payload: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (its timeout ran out while a delay was in force)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
