@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TARGET=MODE",
-        help="a provider (openai, anthropic, gemini) or model id and how it fails: 429, 500, 503, hang, slow, stall",
+        help="a provider (openai, anthropic, gemini) or model id and how it fails: 429, 500, 503, hang, slow, stall, stream_error",
     )
     command.add_argument(
         "--delay-ms", type=float, default=0.0, help="wait before every healthy answer starts"

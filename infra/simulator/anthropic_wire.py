@@ -118,5 +118,8 @@ def _events(answer: SimulatedAnswer, payload: dict[str, Any], blocks: list[dict[
 def mid_stream_error() -> Frame:
     """An ``error`` event after the stream began, as Anthropic sends when it is overloaded mid-answer (streaming
     guide, "Error events"); anthropic/_streaming.py raises it as a status error."""
-    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded (simulated, mid-stream)"}}
+    error = {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded (simulated, mid-stream)"},
+    }
     return sse(error, "error")

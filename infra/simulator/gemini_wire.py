@@ -100,3 +100,14 @@ def stream_generate_content(answer: SimulatedAnswer, payload: dict[str, Any], *,
     ]
     frames.append(Frame(b"]"))
     return Reply(200, frames=frames, media_type="application/json")
+
+
+def mid_stream_error(*, alt_sse: bool, opened: bool) -> Frame:
+    """A ``google.rpc.Status`` error as a stream chunk after a 200 (LiteLLM's ``_check_streaming_error``: "Vertex
+    AI can return errors as HTTP 200 but with an 'error' field in the SSE body")."""
+    error = {
+        "error": {"code": 503, "message": "Unavailable (simulated, mid-stream)", "status": "UNAVAILABLE"}
+    }
+    if alt_sse:
+        return sse(error)
+    return Frame((",\r\n" if opened else "[").encode() + json.dumps(error).encode() + b"]")

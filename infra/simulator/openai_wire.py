@@ -265,3 +265,22 @@ def _response_events(answer: SimulatedAnswer, payload: dict[str, Any]) -> list[F
     emit("response.output_item.done", output_index=0, item=finished)
     emit("response.completed", response=_response(answer, payload, done=True))
     return frames
+
+
+def mid_stream_error(endpoint: str, sequence_number: int) -> Frame:
+    """A server error after the stream began. Chat and completions streams carry ``{"error": {...}}`` in a data
+    line (openai/_streaming.py raises ``APIError`` on it); a Responses stream sends an ``error`` event
+    (``ResponseErrorEvent``: code, message, param, sequence_number)."""
+    message = "The server had an error while processing your request (simulated, mid-stream)"
+    if endpoint == "responses":
+        return sse(
+            {
+                "type": "error",
+                "code": "server_error",
+                "message": message,
+                "param": None,
+                "sequence_number": sequence_number,
+            },
+            "error",
+        )
+    return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ class Reply:
     frames: list[Frame] | None = None
     media_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    #: the provider's in-stream error event, given how many frames went out before it ("stream_error" fault)
+    error_frame: Callable[[int], Frame] | None = None
 
     @property
     def streamed(self) -> bool:

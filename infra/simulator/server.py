@@ -32,9 +32,9 @@ from urllib.parse import parse_qs, urlsplit
 from infra.simulator import anthropic_wire, gemini_wire, openai_wire
 from infra.simulator.answer import SimulatedAnswer, answer_for, prompt_text
 from infra.simulator.loopback import serve
-from infra.simulator.reply import Reply
+from infra.simulator.reply import Frame, Reply
 
-Mode = Literal["ok", "429", "500", "503", "hang", "slow", "stall"]
+Mode = Literal["ok", "429", "500", "503", "hang", "slow", "stall", "stream_error"]
 PROVIDERS = ("openai", "anthropic", "gemini")
 #: a hung request is released after this long at most, or when the simulator stops, or when its client leaves
 MAX_HANG_S = 120.0
@@ -52,7 +52,8 @@ class Behavior:
     errors_too: bool = False
     #: waited before every delta of a streamed answer (time per token), in any mode that streams
     chunk_delay_ms: float = 0.0
-    #: "stall": how many deltas a stream sends before it hangs (a non-streamed request just hangs)
+    #: "stall": how many deltas a stream sends before it hangs (a non-streamed request just hangs);
+    #: "stream_error": how many it sends before the provider's in-stream error event (non-streamed: a 500)
     stall_after: int = 2
 
 
@@ -75,6 +76,8 @@ class LoggedRequest:
     #: the client hung up before the answer was complete
     disconnected: bool = False
     finished: bool = False
+    #: the stream ended with the provider's in-stream error event ("stream_error" fault)
+    stream_error: bool = False
 
 
 Renderer = Callable[[SimulatedAnswer, dict[str, Any], dict[str, list[str]]], Reply]
@@ -165,6 +168,14 @@ def _max_tokens(provider: str, endpoint: str, payload: dict[str, Any]) -> int | 
     return payload.get("max_tokens") or payload.get("max_completion_tokens")
 
 
+def _mid_stream_error(provider: str, endpoint: str, *, alt_sse: bool) -> Callable[[int], Frame]:
+    if provider == "anthropic":
+        return lambda sent: anthropic_wire.mid_stream_error()
+    if provider == "gemini":
+        return lambda sent: gemini_wire.mid_stream_error(alt_sse=alt_sse, opened=sent > 0)
+    return lambda sent: openai_wire.mid_stream_error(endpoint, sequence_number=sent)
+
+
 def _tool_choice(provider: str, payload: dict[str, Any]) -> Any:
     if provider == "gemini":
         config = payload.get("toolConfig") or payload.get("tool_config") or {}
@@ -245,8 +256,8 @@ class ProviderSimulator:
             if behavior.mode == "hang" or (behavior.mode == "stall" and not stream):
                 entry.status = 504
                 reply = Reply(504, {"error": {"message": "hung (simulated)"}})
-            elif behavior.mode in ("429", "500", "503"):
-                entry.status = int(behavior.mode)
+            elif behavior.mode in ("429", "500", "503") or (behavior.mode == "stream_error" and not stream):
+                entry.status = 500 if behavior.mode == "stream_error" else int(behavior.mode)
                 reply = Reply(entry.status, _ERRORS[provider][entry.status])
                 if entry.status == 429:
                     reply.headers["retry-after"] = str(behavior.retry_after_s)
@@ -269,7 +280,12 @@ class ProviderSimulator:
                     answer.output_tokens,
                     answer.choices,
                 )
-                reply = render(answer, payload, parse_qs(url.query))
+                query = parse_qs(url.query)
+                reply = render(answer, payload, query)
+                if behavior.mode == "stream_error":
+                    reply.error_frame = _mid_stream_error(
+                        provider, endpoint, alt_sse=query.get("alt") == ["sse"]
+                    )
             with self._lock:
                 self.log.append(entry)
             return reply, behavior, entry
@@ -341,7 +357,7 @@ def _handler_for(simulator: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, handled: tuple[Reply, Behavior, LoggedRequest | None]) -> None:
             reply, behavior, entry = handled
-            ok = reply.status == 200 and behavior.mode in ("ok", "slow", "stall")
+            ok = reply.status == 200 and behavior.mode in ("ok", "slow", "stall", "stream_error")
             delay = behavior.delay_ms if (ok and behavior.mode == "slow") or behavior.errors_too else 0.0
             if ok:
                 delay = max(delay, simulator.healthy_delay_ms)
@@ -384,7 +400,12 @@ def _handler_for(simulator: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
                 behavior.delay_ms if behavior.mode == "slow" else simulator.healthy_chunk_delay_ms
             )
             sent = 0
-            for frame in reply.frames or []:
+            for written, frame in enumerate(reply.frames or []):
+                if frame.content and reply.error_frame is not None and sent >= behavior.stall_after:
+                    error = reply.error_frame(written).data
+                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(error), error))
+                    simulator._record(entry, stream_error=True)
+                    return None
                 if frame.content:
                     if behavior.mode == "stall" and sent >= behavior.stall_after:
                         # never finishes: ends when the client leaves, or unfinished when the simulator stops

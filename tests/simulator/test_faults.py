@@ -132,3 +132,38 @@ def test_a_stock_handler_does_print_the_reset(capfd: pytest.CaptureFixture[str])
         _reset_mid_request(server.server_address[1])
     err = capfd.readouterr().err
     assert "ConnectionResetError" in err and "Traceback" in err
+
+
+def test_stream_error_breaks_each_format_the_way_its_sdk_reports(simulator: ProviderSimulator) -> None:
+    for provider in ("openai", "anthropic", "gemini"):
+        simulator.set(provider, Behavior(mode="stream_error", stall_after=2))
+    received: list[str] = []
+    client = openai.OpenAI(base_url=simulator.api_bases()["openai"], api_key="k", max_retries=0)
+    with pytest.raises(openai.APIError, match="mid-stream"):
+        for chunk in client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
+            received.extend([chunk.choices[0].delta.content] if chunk.choices[0].delta.content else [])
+    assert len(received) == 2
+    with client.responses.stream(model="gpt-4o", input=PROMPT) as stream:
+        kinds = [event.type for event in stream]
+    assert kinds.count("response.output_text.delta") == 2 and kinds[-1] == "error"
+    claude = anthropic.Anthropic(base_url=simulator.api_bases()["anthropic"], api_key="k", max_retries=0)
+    with (
+        pytest.raises(anthropic.APIStatusError, match="overloaded_error"),
+        claude.messages.stream(model="claude-sonnet-4-6", max_tokens=16, messages=MESSAGES) as stream,
+    ):
+        list(stream)
+    gemini = f"{simulator.api_bases()['gemini']}/models/gemini-2.5-pro:streamGenerateContent"
+    body = {"contents": [{"parts": [{"text": PROMPT}]}]}
+    events = [line for line in httpx.post(gemini + "?alt=sse", json=body).text.split("\n\n") if line]
+    assert (
+        json.loads(events[-1].removeprefix("data: "))["error"]["status"] == "UNAVAILABLE" and len(events) == 3
+    )
+    assert json.loads(httpx.post(gemini, json=body).text)[-1]["error"]["code"] == 503  # still one JSON array
+    assert [(r.stream_error, r.deltas_sent, r.finished) for r in simulator.requests()] == [
+        (True, 2, False)
+    ] * 5
+
+
+def test_stream_error_on_a_plain_request_is_a_500(simulator: ProviderSimulator) -> None:
+    simulator.set("openai", Behavior(mode="stream_error"))
+    assert httpx.post(chat_url(simulator), json={**CHAT, "stream": False}).status_code == 500

@@ -49,7 +49,7 @@ def test_a_bad_fault_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert (
-        "expected TARGET=MODE with MODE one of ok, 429, 500, 503, hang, slow, stall; got 'openai=down'"
+        "expected TARGET=MODE with MODE one of ok, 429, 500, 503, hang, slow, stall, stream_error; got 'openai=down'"
         in result.stderr
     )
 
