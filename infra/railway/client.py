@@ -99,6 +99,8 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     #: give up once this much time has been spent waiting, whatever the attempt count
     max_total_wait_s: float = 180.0
+    #: "not found" right after a create clears within seconds (TF issue #82); a real absence must fail fast
+    not_found_attempts: int = 6
 
     def backoff(self, attempt: int) -> float:
         delay: float = min(self.max_delay_s, self.base_delay_s * 2.0**attempt)
@@ -182,6 +184,12 @@ class RailwayClient:
             except RailwayError as exc:
                 if not (retry_not_found and exc.is_not_found):
                     raise
+                if attempt + 1 >= self._retry.not_found_attempts:
+                    raise RailwayError(
+                        name,
+                        f"{exc.railway_message} (still, after {attempt + 1} attempts)",
+                        status=exc.status,
+                    ) from None
                 last, delay = exc.railway_message, self._retry.backoff(attempt)
             except _RetryableError as retry:
                 last = retry.message
