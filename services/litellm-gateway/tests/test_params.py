@@ -180,3 +180,33 @@ def test_the_pre_call_hook_records_what_the_client_sent() -> None:
     data = {"model": "g", "messages": MESSAGES, "seed": 1, "metadata": {}}
     out = asyncio.run(HOOK.async_pre_call_hook(None, None, data, "acompletion"))
     assert out["metadata"][SENT_KEY] == {"seed": 1}
+
+
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object"}}}
+
+
+def provider_request(provider: str, response_format: dict[str, Any]) -> dict[str, Any]:
+    """What LiteLLM asks the provider for, after the gateway's deployment hook (``get_optional_params``)."""
+    kwargs: dict[str, Any] = {"model": f"{provider}/{MODELS[provider]}", "response_format": response_format}
+    kwargs = deployment_hook(kwargs["model"], response_format=response_format) or kwargs
+    passed = {k: kwargs[k] for k in ("response_format", "tools", "tool_choice") if k in kwargs}
+    optional: dict[str, Any] = get_optional_params(
+        model=MODELS[provider], custom_llm_provider=provider, messages=MESSAGES, **passed
+    )
+    return optional
+
+
+def asks_for_json(provider: str, optional: dict[str, Any]) -> bool:
+    if provider == "openai":
+        return optional.get("response_format", {}).get("type") in ("json_object", "json_schema")
+    if provider == "gemini":
+        return optional.get("response_mime_type") == "application/json"
+    forced_tool = optional.get("tool_choice") == {"type": "tool", "name": RESPONSE_FORMAT_TOOL_NAME}
+    return forced_tool or optional.get("output_format", {}).get("type") == "json_schema"
+
+
+@pytest.mark.parametrize("response_format", [JSON_OBJECT, JSON_SCHEMA], ids=["json_object", "json_schema"])
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_every_provider_kind_is_asked_for_json(provider: str, response_format: dict[str, Any]) -> None:
+    """The promise behind `json`: whichever kind serves, the provider request carries a JSON directive."""
+    assert asks_for_json(provider, provider_request(provider, response_format))
