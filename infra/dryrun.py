@@ -12,6 +12,7 @@ tested at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+
+from infra.railway.tokens import NEEDED, PROJECT_TOKEN_ENV
 
 SECRET = "[secret]"
 
@@ -60,6 +63,8 @@ class Registration:
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     additional_secret_outputs: list[str]
+    #: names of the resources this one waits for (explicit ``depends_on`` and those its inputs come from)
+    depends_on: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,17 +89,18 @@ class StackMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self.registrations: list[Registration] = []
-        #: (type, name) -> (additionalSecretOutputs, parent urn), noted by the monitor before each registration
-        self.pending: dict[tuple[str, str], tuple[list[str], str]] = {}
+        #: (type, name) -> (additionalSecretOutputs, parent urn, dependencies), noted by the monitor before each
+        #: registration
+        self.pending: dict[tuple[str, str], tuple[list[str], str, list[str]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         rid, outputs = self._computed(args)
-        secret_outputs, parent = self.pending.pop((args.typ, args.name), ([], ""))
+        secret_outputs, parent, depends_on = self.pending.pop((args.typ, args.name), ([], "", []))
         for key in secret_outputs:
             if key in outputs and not is_secret(outputs[key]):
                 outputs[key] = rpc.wrap_rpc_secret(outputs[key])
         self.registrations.append(
-            Registration(args.typ, args.name, parent, dict(args.inputs), outputs, secret_outputs)
+            Registration(args.typ, args.name, parent, dict(args.inputs), outputs, secret_outputs, depends_on)
         )
         return rid, outputs
 
@@ -157,7 +163,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         key = (str(request.type), str(request.name))
-        self.stack_mocks.pending[key] = (list(request.additionalSecretOutputs), str(request.parent))
+        depends_on = sorted({str(urn).rsplit("::", 1)[-1] for urn in request.dependencies})
+        self.stack_mocks.pending[key] = (
+            list(request.additionalSecretOutputs),
+            str(request.parent),
+            depends_on,
+        )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -220,7 +231,8 @@ def run_program(
     if program is None:
         from infra.program import main as default_program
 
-        program = default_program
+        # under mocks nothing calls Railway, so no token is needed (a real `up` refuses to start without one)
+        program = functools.partial(default_program, check_token=False)
     declare_program: Callable[[], None] = program
 
     # Pulumi's runtime schedules on the thread's current loop; give each run a fresh one (asyncio.run elsewhere
@@ -274,7 +286,16 @@ _KEY_INPUTS = {
     "Volume": ("mount_path",),
     "Deployment": ("revision",),
     "Webhook": ("url", "allowed_updates"),
+    "Check": ("probes",),
 }
+
+
+def deploy_requirements() -> list[str]:
+    """What a real `pulumi up` of the declared stack needs that the dry run does not: printed by `make plan`."""
+    return [
+        f"to deploy it, {NEEDED}; a project token in {PROJECT_TOKEN_ENV} is refused before anything is "
+        "created (it cannot create the project)"
+    ]
 
 
 def describe(run: ProgramRun) -> list[str]:
@@ -294,6 +315,8 @@ def describe(run: ProgramRun) -> list[str]:
             for key in _KEY_INPUTS.get(kind, ()):
                 if key in registration.inputs:
                     value = redact(registration.inputs[key])
+                    if key == "probes":  # a serving check: what it proves, by name
+                        value = [probe["name"] for probe in value]
                     if isinstance(value, dict) and SECRET in value:
                         value = f"[secret: {', '.join(value[SECRET])}]"
                     elif isinstance(value, float) and value.is_integer():
@@ -303,4 +326,4 @@ def describe(run: ProgramRun) -> list[str]:
             walk(registration.name, depth + 1)
 
     walk("", 0)
-    return lines
+    return [*lines, *deploy_requirements()]

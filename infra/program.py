@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from infra.components.gateway import Gateway, GatewayArgs
 from infra.components.railway_project import RailwayProject, RailwayProjectArgs
 from infra.components.secrets import SecretSpec, SecretStore, SecretStoreArgs
 from infra.components.stores import Cache, Database, StoreArgs
+from infra.railway.tokens import TOKEN_CONFIG_KEY, RailwayTokenError, resolve_token
 from infra.render import provider_env_names, render_gateway_config
 
 MASTER_KEY_SECRET = "LITELLM-MASTER-KEY"
@@ -47,6 +49,16 @@ def engine_config() -> dict[str, Any]:
         decoded[f"{PROJECT}:secrets"] = dict.fromkeys(secrets, "<secret>")
     decoded.pop(f"{PROJECT}:railway_token", None)
     return decoded
+
+
+def check_railway_token(environ: Mapping[str, str]) -> None:
+    """Refuse, before any resource, a run without an account or workspace token (a project token in
+    RAILWAY_TOKEN included): otherwise it would fail deep inside with Railway's "Not Authorized"."""
+    try:
+        token = resolve_token(runtime_config.get_config(TOKEN_CONFIG_KEY), environ)
+    except RailwayTokenError as exc:
+        raise pulumi.RunError(str(exc)) from None  # RunError: the message alone, no traceback
+    pulumi.log.info(f"Railway: {token}")
 
 
 def load_valid_spec(stack: str) -> StackSpec:
@@ -109,9 +121,15 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
         ),
     )
     ids = {"project_id": project.project_id, "environment_id": project.environment_id}
-    store_args = StoreArgs(region=railway.region, api_url=api_url, **ids)
+    store_args = StoreArgs(
+        region=railway.region,
+        api_url=api_url,
+        deploy_timeout_s=spec.deploy.services.deploy_timeout_s,
+        **ids,
+    )
     database = Database("postgres", store_args)
-    cache = Cache("redis", store_args) if spec.catalog.gateway.shared_state == "redis" else None
+    # every stack keeps its budget counter in Redis (issue 9): a redeploy or crash keeps the day's spend
+    cache = Cache("redis", store_args)
     gateway = Gateway(
         "gateway",
         GatewayArgs(
@@ -135,7 +153,8 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
             webhook_secret=store.values[WEBHOOK_SECRET],
             alerts_secret=store.values[ALERTS_SECRET],
             database=database,
-            deploy_after=(gateway.app.variables,),
+            # the bot talks to the gateway from its first update: deploy it once the gateway serves
+            deploy_after=(gateway.serving,),
             api_url=api_url,
             **ids,
         ),
@@ -151,6 +170,9 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
     return StackOutputs(gateway.url, bot.webhook_url, project.project_id, secret_ids)
 
 
-def main() -> None:
+def main(*, check_token: bool = True) -> None:
+    """``check_token=False`` only for the dry run under mocks (`make plan`), which calls no API."""
     spec = load_valid_spec(pulumi.get_stack())
+    if check_token:
+        check_railway_token(os.environ)
     build(spec, secret_values())

@@ -73,6 +73,10 @@ class ServicesSettings(Strict):
         )
     )
     healthcheck_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 120
+    #: how long `up` waits for a deployment to reach SUCCESS (build included), then fails with its logs
+    deploy_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 900
+    #: after SUCCESS, how long the public domain may take to serve (infra/serving.py) before `up` fails
+    serving_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 180
 
 
 class DeploySettings(Strict):

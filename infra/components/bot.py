@@ -1,4 +1,8 @@
-"""The Telegram bot on Railway, and its webhook. It reaches only the gateway and never holds a provider key."""
+"""The Telegram bot on Railway, and its webhook. It reaches only the gateway and never holds a provider key.
+
+Order: the bot deploys after the gateway serves (``deploy_after``), is checked over its public domain
+(``ServingCheck``), and only then is the webhook registered: Telegram delivers as soon as it is set.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,15 @@ from infra.components.gateway import ALERTS_PATH, GATEWAY_PORT, GATEWAY_SERVICE,
 from infra.components.railway_app import RailwayApp, RailwayAppArgs
 from infra.components.stores import Database
 from infra.railway.resources import DEFAULT_API_URL
+from infra.serving import ServingCheck, bot_probes
 from infra.telegram import TelegramWebhook
 
 BOT_SERVICE = "bot"
 BOT_PORT = 8080
 WEBHOOK_PATH = "/telegram/webhook"
+#: SIGTERM to SIGKILL on a redeploy (Railway's RAILWAY_DEPLOYMENT_DRAINING_SECONDS; the bot reads it too and
+#: finishes or hands back its turns within it)
+DRAINING_SECONDS = 10
 #: the gateway posts budget alerts here, over Railway's private network
 ALERTS_URL = f"http://${{{{{BOT_SERVICE}.RAILWAY_PRIVATE_DOMAIN}}}}:{BOT_PORT}{ALERTS_PATH}"
 
@@ -32,7 +40,7 @@ class BotArgs:
     database: Database
     project_id: pulumi.Input[str]
     environment_id: pulumi.Input[str]
-    #: deploy only once these exist (the gateway's variables: the bot resolves its address)
+    #: deploy only once these exist or serve (the gateway's serving check)
     deploy_after: tuple[pulumi.Resource, ...] = ()
     api_url: str = DEFAULT_API_URL
 
@@ -48,6 +56,9 @@ class Bot(pulumi.ComponentResource):
         source, build = source_and_build(spec.deploy.services.bot)
         variables: dict[str, pulumi.Input[str]] = {
             "PORT": str(BOT_PORT),
+            # Railway's edge and health check reach the container from outside it
+            "BIND_HOST": "0.0.0.0",
+            "RAILWAY_DEPLOYMENT_DRAINING_SECONDS": str(DRAINING_SECONDS),
             "GATEWAY_BASE_URL": f"http://${{{{{GATEWAY_SERVICE}.RAILWAY_PRIVATE_DOMAIN}}}}:{GATEWAY_PORT}",
             "GATEWAY_API_KEY": args.gateway_key,
             "TELEGRAM_BOT_TOKEN": args.bot_token,
@@ -80,13 +91,22 @@ class Bot(pulumi.ComponentResource):
                 variables=variables,
                 public_port=BOT_PORT,
                 api_url=args.api_url,
-                deploy_after=(args.database.app.variables, *args.deploy_after),
+                deploy_after=(args.database.app.deployment, *args.deploy_after),
+                deploy_timeout_s=spec.deploy.services.deploy_timeout_s,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         assert self.app.url is not None
         self.url = self.app.url
         self.webhook_url = pulumi.Output.concat(self.app.url, WEBHOOK_PATH)
+        self.serving = ServingCheck(
+            f"{name}-serving",
+            base_url=self.url,
+            probes=bot_probes(),
+            revision=self.app.deployment.deployment_id,
+            timeout_s=spec.deploy.services.serving_timeout_s,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app.deployment]),
+        )
         self.webhook = TelegramWebhook(
             f"{name}-webhook",
             bot_token=args.bot_token,
@@ -94,7 +114,7 @@ class Bot(pulumi.ComponentResource):
             secret_token=args.webhook_secret,
             allowed_updates=list(telegram.allowed_updates),
             api_base=telegram.api_base,
-            # Telegram may call as soon as the webhook is set: the bot must be deployed first
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app.deployment]),
+            # Telegram may call as soon as the webhook is set: the bot must serve first
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.serving]),
         )
         self.register_outputs({"url": self.url, "webhook_url": self.webhook_url})

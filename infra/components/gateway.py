@@ -1,4 +1,9 @@
-"""The LiteLLM gateway on Railway: the rendered config, the provider keys and the master key, nothing else."""
+"""The LiteLLM gateway on Railway: the rendered config, the provider keys and the master key, nothing else.
+
+It is done when it serves: a ``ServingCheck`` after its deployment asks the public domain for readiness (the
+budget counter reachable), for a 401 without the key and for this stack's routes and groups with the master
+key. The bot deploys only after that check passes.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from infra.components.railway_app import RailwayApp, RailwayAppArgs
 from infra.components.stores import Cache
 from infra.railway.resources import DEFAULT_API_URL
 from infra.render import MASTER_KEY_ENV, REDIS_ENV
+from infra.serving import ServingCheck, gateway_probes
 
 GATEWAY_SERVICE = "gateway"
 GATEWAY_PORT = 4000
@@ -47,8 +53,15 @@ class GatewayArgs:
     alerts_url: str
     project_id: pulumi.Input[str]
     environment_id: pulumi.Input[str]
-    cache: Cache | None = None
+    #: the budget counter's Redis (every deployed stack has one: issue 9's team decision)
+    cache: Cache
     api_url: str = DEFAULT_API_URL
+
+
+def served_model_ids(spec: StackSpec) -> list[str]:
+    """What ``GET /v1/models`` lists for this stack's config: every route (LiteLLM's ``model_group_alias``)
+    and every enabled group (measured against the real proxy with the dev config)."""
+    return [*sorted(spec.catalog.routes), *spec.catalog.models]
 
 
 class Gateway(pulumi.ComponentResource):
@@ -70,12 +83,10 @@ class Gateway(pulumi.ComponentResource):
             "BUDGET_ALERT_SECRET": args.alerts_secret,
             **args.provider_keys,
         }
-        deploy_after: list[pulumi.Resource] = []
-        if args.cache is not None:
-            variables[REDIS_ENV["host"]] = Cache.host_reference
-            variables[REDIS_ENV["port"]] = Cache.port
-            variables[REDIS_ENV["password"]] = Cache.password_reference
-            deploy_after.append(args.cache.app.variables)
+        # the budget counter: references to the Redis service, resolved by Railway when the gateway deploys
+        variables[REDIS_ENV["host"]] = Cache.host_reference
+        variables[REDIS_ENV["port"]] = Cache.port
+        variables[REDIS_ENV["password"]] = Cache.password_reference
         self.app = RailwayApp(
             f"{name}-app",
             RailwayAppArgs(
@@ -94,10 +105,23 @@ class Gateway(pulumi.ComponentResource):
                 variables=variables,
                 public_port=GATEWAY_PORT,
                 api_url=args.api_url,
-                deploy_after=deploy_after,
+                # Redis must be deployed, not only declared: the gateway's readiness asks it
+                deploy_after=(args.cache.app.deployment,),
+                deploy_timeout_s=spec.deploy.services.deploy_timeout_s,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         assert self.app.url is not None
         self.url = self.app.url
+        counter = "redis" if gateway.shared_state == "redis" else None
+        self.serving = ServingCheck(
+            f"{name}-serving",
+            base_url=self.url,
+            probes=gateway_probes(served_model_ids(spec), counter),
+            # a new deployment (any change to the gateway) runs the checks again
+            revision=self.app.deployment.deployment_id,
+            key=args.master_key,
+            timeout_s=spec.deploy.services.serving_timeout_s,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app.deployment]),
+        )
         self.register_outputs({"url": self.url})

@@ -1,4 +1,10 @@
-"""One service on Railway: the service, its variables, optional volume and public domain, and one deploy."""
+"""One service on Railway: the service, its variables, optional volume and public domain, and one deploy.
+
+Order (what Railway needs, infra/railway/service.py): the service and its instance settings first, then its
+variables, volume and domain, and only then the ``Deployment``, the one resource that can start a build
+(it connects a repository or deploys the image) and that waits for SUCCESS. ``deploy_after`` adds what
+must exist or serve before this service starts (the stores it references, the gateway for the bot).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 
 import pulumi
 
+from infra.railway.deployment import DEFAULT_TIMEOUT_S
 from infra.railway.resources import DEFAULT_API_URL, Deployment, Service, ServiceDomain, Variables, Volume
 
 
@@ -25,8 +32,10 @@ class RailwayAppArgs:
     volume_mount: str | None = None
     public_port: int | None = None
     api_url: str = DEFAULT_API_URL
-    #: resources whose variables this service's references need before it deploys
+    #: what must exist (or serve) before this service deploys: the variables its references resolve against
     deploy_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    #: how long `up` waits for the deployment to reach SUCCESS
+    deploy_timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 class RailwayApp(pulumi.ComponentResource):

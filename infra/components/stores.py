@@ -8,6 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from infra.components.railway_app import RailwayApp, RailwayAppArgs
+from infra.railway.deployment import DEFAULT_TIMEOUT_S
 from infra.railway.resources import DEFAULT_API_URL
 
 POSTGRES_SERVICE = "postgres"
@@ -16,6 +17,14 @@ POSTGRES_MOUNT = "/var/lib/postgresql/data"
 REDIS_SERVICE = "redis"
 REDIS_IMAGE = "ghcr.io/railwayapp-templates/redis:8"
 REDIS_MOUNT = "/data"
+#: Railway's Redis template practice (its start command in the template marketplace: password from
+#: $REDIS_PASSWORD, data in the volume, `lost+found` removed, `--save 60 1`), plus append-only persistence
+#: fsynced every second: the budget counter changes on every request, and a restart must keep the day's spend
+#: (a snapshot alone would lose up to a minute of it)
+REDIS_START_COMMAND = (
+    f'/bin/sh -c "rm -rf {REDIS_MOUNT}/lost+found/ && exec docker-entrypoint.sh redis-server '
+    f'--requirepass $REDIS_PASSWORD --appendonly yes --appendfsync everysec --save 60 1 --dir {REDIS_MOUNT}"'
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class StoreArgs:
     environment_id: pulumi.Input[str]
     region: str
     api_url: str = DEFAULT_API_URL
+    deploy_timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 class Database(pulumi.ComponentResource):
@@ -57,6 +67,7 @@ class Database(pulumi.ComponentResource):
                 },
                 volume_mount=POSTGRES_MOUNT,
                 api_url=args.api_url,
+                deploy_timeout_s=args.deploy_timeout_s,
             ),
             opts=child,
         )
@@ -64,7 +75,8 @@ class Database(pulumi.ComponentResource):
 
 
 class Cache(pulumi.ComponentResource):
-    """Redis with a password and append-only persistence, so the day's budget spend survives a restart."""
+    """Redis with a password and append-only persistence on a volume, so the day's budget spend survives a
+    restart; every deployed stack has one (the gateway refuses an in-memory counter outside local mode)."""
 
     host_reference = f"${{{{{REDIS_SERVICE}.RAILWAY_PRIVATE_DOMAIN}}}}"
     password_reference = f"${{{{{REDIS_SERVICE}.REDIS_PASSWORD}}}}"
@@ -85,12 +97,12 @@ class Cache(pulumi.ComponentResource):
                     "replicas": 1,
                     "region": args.region,
                     "restart_policy": "ALWAYS",
-                    "start_command": '/bin/sh -c "exec docker-entrypoint.sh redis-server --requirepass '
-                    f'$REDIS_PASSWORD --appendonly yes --dir {REDIS_MOUNT}"',
+                    "start_command": REDIS_START_COMMAND,
                 },
                 variables={"REDIS_PASSWORD": password.result, "REDISPORT": self.port},
                 volume_mount=REDIS_MOUNT,
                 api_url=args.api_url,
+                deploy_timeout_s=args.deploy_timeout_s,
             ),
             opts=child,
         )

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from infra.catalog import InvalidStackError, discover_stacks
@@ -123,21 +124,25 @@ def test_gateway_gets_the_rendered_config_and_its_keys(stack_run: tuple[str, Pro
     assert settings["healthcheck_path"] == "/health/ready"
 
 
-def test_redis_exists_exactly_when_the_gateway_shares_state(stack_run: tuple[str, ProgramRun]) -> None:
-    from infra.catalog import load_stack
-
-    stack, result = stack_run
-    spec = load_stack(stack, stacks_dir=STACKS).spec
-    assert spec is not None
+def test_every_stack_keeps_its_budget_counter_in_redis_on_a_volume(stack_run: tuple[str, ProgramRun]) -> None:
+    _, result = stack_run
     services = {unwrap(s.inputs["name"]) for s in result.of_type("railway:Service")}
+    assert {"gateway", "bot", "postgres", "redis"} <= services
     gateway = unwrap(result.named("gateway-app-variables").inputs["variables"])
-    if spec.catalog.gateway.shared_state == "redis":
-        assert "redis" in services
-        assert gateway["REDIS_HOST"] == "${{redis.RAILWAY_PRIVATE_DOMAIN}}"
-    else:
-        assert "redis" not in services
-        assert "REDIS_HOST" not in gateway
-    assert {"gateway", "bot", "postgres"} <= services
+    assert gateway["REDIS_HOST"] == "${{redis.RAILWAY_PRIVATE_DOMAIN}}"
+    assert gateway["REDIS_PORT"] == "6379"
+    assert gateway["REDIS_PASSWORD"] == "${{redis.REDIS_PASSWORD}}"
+    redis = unwrap(result.named("redis-app-variables").inputs["variables"])
+    assert redis["REDIS_PASSWORD"] == unwrap(result.named("redis-password").outputs["result"])
+    assert result.named("redis-app-volume").inputs["mount_path"] == "/data"
+    command = unwrap(result.named("redis-app-service").inputs["settings"])["start_command"]
+    for flag in (
+        "--requirepass $REDIS_PASSWORD",
+        "--appendonly yes",
+        "--appendfsync everysec",
+        "--dir /data",
+    ):
+        assert flag in command
 
 
 def test_postgres_has_a_volume_and_a_generated_password(stack_run: tuple[str, ProgramRun]) -> None:
@@ -193,13 +198,104 @@ def test_every_resource_belongs_to_a_component(stack_run: tuple[str, ProgramRun]
         assert registration.name.startswith(parent_name), (registration.name, parent_name)
 
 
-def test_the_bot_webhook_is_registered_after_the_bot_deploys(stack_run: tuple[str, ProgramRun]) -> None:
+def test_each_service_deploys_after_what_it_needs_and_serves_before_what_needs_it(
+    stack_run: tuple[str, ProgramRun],
+) -> None:
     _, result = stack_run
+
+    def waits_for(name: str) -> set[str]:
+        return set(result.named(name).depends_on)
+
+    for app in ("postgres-app", "redis-app", "gateway-app", "bot-app"):
+        # its settings (the service), variables and volume/domain exist before anything can start a build
+        own = {f"{app}-service", f"{app}-variables"}
+        own |= {r.name for r in result.registrations if r.name in (f"{app}-volume", f"{app}-domain")}
+        assert own <= waits_for(f"{app}-deployment"), app
+    assert "redis-app-deployment" in waits_for("gateway-app-deployment")
+    assert "gateway-app-deployment" in waits_for("gateway-serving")
+    # the bot starts once the gateway serves, and its database is deployed
+    assert {"gateway-serving", "postgres-app-deployment"} <= waits_for("bot-app-deployment")
+    assert "bot-app-deployment" in waits_for("bot-serving")
+    # Telegram delivers as soon as the webhook is set: only to a bot that serves
+    assert "bot-serving" in waits_for("bot-webhook")
     (webhook,) = result.of_type("telegram:Webhook")
     assert webhook.inputs["url"] == result.exports["bot_webhook_url"]
     assert webhook.inputs["url"].endswith("/telegram/webhook")
-    order = [r.name for r in result.registrations]
-    assert order.index("bot-app-deployment") < order.index("bot-webhook")
+
+
+def test_deployments_connect_their_source_and_wait_within_the_stacks_time(
+    stack_run: tuple[str, ProgramRun],
+) -> None:
+    from infra.catalog import load_stack
+
+    stack, result = stack_run
+    spec = load_stack(stack, stacks_dir=STACKS).spec
+    assert spec is not None
+    for app in ("postgres-app", "redis-app", "gateway-app", "bot-app"):
+        deployment = result.named(f"{app}-deployment").inputs
+        service = result.named(f"{app}-service").inputs
+        assert deployment["source"] == unwrap(service["source"])  # the repository is connected here
+        assert deployment["service_name"] == unwrap(service["name"])
+        assert deployment["timeout_s"] == spec.deploy.services.deploy_timeout_s
+        settings = unwrap(service["settings"])
+        # replicas and region as the Service takes them (it sends multiRegionConfig, never both)
+        assert settings["region"] == spec.deploy.railway.region and settings["replicas"] >= 1
+
+
+def test_the_serving_checks_ask_what_proves_each_service_serves(stack_run: tuple[str, ProgramRun]) -> None:
+    from infra.catalog import load_stack
+
+    stack, result = stack_run
+    spec = load_stack(stack, stacks_dir=STACKS).spec
+    assert spec is not None
+    gateway = result.named("gateway-serving")
+    assert gateway.inputs["base_url"] == result.exports["gateway_url"]
+    assert gateway.inputs["timeout_s"] == spec.deploy.services.serving_timeout_s
+    assert gateway.inputs["revision"] == "railway-gateway-app-deployment"  # re-run by each new deployment
+    probes = {p["name"]: p for p in gateway.inputs["probes"]}
+    assert probes["gateway readiness"]["path"] == "/health/ready"
+    if spec.catalog.gateway.shared_state == "redis":
+        assert probes["gateway readiness"]["expect_json"]["budget_counter"] == "redis"
+    assert probes["gateway refuses a request without the key"]["expect_status"] == 401
+    listed = probes["gateway answers the stack's key with its routes and groups"]
+    assert listed["authenticated"] is True
+    assert set(listed["expect_model_ids"]) == set(spec.catalog.routes) | set(spec.catalog.models)
+    # the key: the master key, secret in, never an output
+    assert is_secret(gateway.inputs["key"])
+    master = unwrap(result.named("gateway-app-variables").inputs["variables"])["LITELLM_MASTER_KEY"]
+    assert unwrap(gateway.inputs["key"]) == master
+    assert "key" in gateway.additional_secret_outputs
+    bot = result.named("bot-serving")
+    assert bot.inputs["base_url"] == result.exports["bot_webhook_url"].removesuffix("/telegram/webhook")
+    assert [p["path"] for p in bot.inputs["probes"]] == ["/health"] and "key" not in bot.inputs
+
+
+def test_a_project_token_is_refused_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.program import main
+
+    config, secret_keys = stack_config(STACKS / "Pulumi.dev.yaml", SUPPLIED)
+    monkeypatch.delenv("RAILWAY_API_TOKEN", raising=False)
+    monkeypatch.setenv("RAILWAY_TOKEN", "0f0e0d0c-project-token-0000")
+    result = run_program("dev", config, secret_keys, program=main)
+    assert isinstance(result.error, pulumi.RunError)
+    message = str(result.error)
+    assert "RAILWAY_TOKEN is set, and in Railway's convention it holds a project token" in message
+    assert "pulumi config set --secret llmstack:railway_token" in message and "RAILWAY_API_TOKEN" in message
+    assert "0f0e0d0c-project-token-0000" not in message
+    assert result.registrations == []
+    monkeypatch.delenv("RAILWAY_TOKEN")
+    none = run_program("dev", config, secret_keys, program=main)
+    assert isinstance(none.error, pulumi.RunError) and "no Railway token" in str(none.error)
+
+
+def test_an_account_token_lets_the_program_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.program import main
+
+    config, secret_keys = stack_config(STACKS / "Pulumi.dev.yaml", SUPPLIED)
+    monkeypatch.setenv("RAILWAY_TOKEN", "a-project-token-is-ignored-when-an-api-token-is-set")
+    monkeypatch.setenv("RAILWAY_API_TOKEN", "account-token-value")
+    result = run_program("dev", config, secret_keys, program=main)
+    assert result.error is None and result.registrations
 
 
 def test_stack_outputs(stack_run: tuple[str, ProgramRun]) -> None:
