@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -77,3 +78,46 @@ def start_gateway(
 ) -> LocalGateway:
     config = render_gateway_config(spec, simulator.api_bases())
     return LocalGateway(config, MASTER_KEY, workers=workers, env={**PROVIDER_ENV, **(env or {})})
+
+
+def deployment_prices(config_text: str) -> dict[str, tuple[float, float]]:
+    """The provider's model id (as the simulator logs it) -> (input, output) USD per token, from a rendered config."""
+    prices: dict[str, tuple[float, float]] = {}
+    for deployment in yaml.safe_load(config_text)["model_list"]:
+        params = deployment["litellm_params"]
+        prices[params["model"].split("/", 1)[1]] = (
+            float(params["input_cost_per_token"]),
+            float(params["output_cost_per_token"]),
+        )
+    return prices
+
+
+class RedisBudget:
+    """Reads the gateway's counter in the machine's Redis (the keys of llmstack_gateway/counter.py)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.client = redis_client()
+
+    def key(self, day: str, name: str) -> str:
+        return f"budget:{{{self.prefix}:{day}}}:{name}"
+
+    def spent_nano(self, day: str) -> int:
+        return int(self.client.get(self.key(day, "spent")) or 0)
+
+    def reserved_nano(self, day: str) -> int:
+        return int(self.client.get(self.key(day, "reserved")) or 0)
+
+    def open_holds(self, day: str) -> int:
+        return int(self.client.hlen(self.key(day, "holds")))
+
+    def wait_until_no_hold(self, day: str, timeout_s: float = 5.0) -> int:
+        """Open holds left after waiting: a stream settles right after its last frame reached the client."""
+        deadline = time.monotonic() + timeout_s
+        while self.open_holds(day) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.open_holds(day)
+
+    def forget(self) -> None:
+        for key in self.client.scan_iter(f"*{self.prefix}*"):
+            self.client.delete(key)

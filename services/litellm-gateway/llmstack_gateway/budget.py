@@ -285,6 +285,7 @@ class DailyBudget(CustomLogger):
         meter = StreamMeter(input_bound=hold.input_bound)
         heartbeat = max(1.0, self.settings.hold_expiry_s / 4)
         touched = time.monotonic()
+        completed = False
         try:
             async for chunk in response:
                 meter.observe(chunk)
@@ -292,13 +293,17 @@ class DailyBudget(CustomLogger):
                     touched = time.monotonic()
                     await self.counter.touch(hold.day, hold.hold)  # a live stream keeps its hold
                 yield chunk
+            completed = True
         finally:
-            prices = deployment_prices(request_data.get("litellm_logging_obj"), self.settings) or (
-                hold.group.input_per_token,
-                hold.group.output_per_token,
-            )
             with anyio.CancelScope(shield=True):
-                await self._settle(call_id, to_nano(meter.cost(*prices)))
+                logging_obj = request_data.get("litellm_logging_obj")
+                await meter.finish(logging_obj, completed)
+                prices = deployment_prices(logging_obj, self.settings) or (
+                    hold.group.input_per_token,
+                    hold.group.output_per_token,
+                )
+                generated = None if meter.generated_nothing else to_nano(meter.cost(*prices))
+                await self._settle(call_id, generated)
 
     # -- alerts ----------------------------------------------------------------------------------------------
     def _alert_in_background(self, day: str, resets: Any, *, spent_nano: int, refused: bool = False) -> None:

@@ -20,13 +20,17 @@ byte), never less than the output tokens the provider reported so far.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 #: Responses API events whose ``response`` holds the final usage
 _RESPONSES_FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: how long a completed stream waits for LiteLLM's logging task to assemble its usage
+ASSEMBLY_WAIT_S = 0.2
 
 
 def _text_bytes(value: Any) -> int:
@@ -46,6 +50,9 @@ class StreamMeter:
     delivered_bytes: int = 0
     chunks: int = 0
     _sse_tail: bytes = b""
+    #: the last chunk's ``_hidden_params``: LiteLLM writes the stream's final usage there once the provider's
+    #: stream ended, when the client did not get a usage chunk (streaming_handler.py, ``_finalize_completed_stream``)
+    _last_hidden: Any = None
 
     def observe(self, chunk: Any) -> None:
         self.chunks += 1
@@ -60,6 +67,7 @@ class StreamMeter:
 
     # -- /v1/chat/completions, /v1/completions ---------------------------------------------------------------
     def _observe_completion_chunk(self, chunk: Any) -> None:
+        self._last_hidden = getattr(chunk, "_hidden_params", None)
         for choice in getattr(chunk, "choices", None) or []:
             self.delivered_bytes += _text_bytes(getattr(choice, "text", None))
             delta = getattr(choice, "delta", None)
@@ -106,9 +114,16 @@ class StreamMeter:
                 self.delivered_bytes += _text_bytes(delta.get(key))
         elif kind == "message_delta":
             usage = event.get("usage") or {}
+            # LiteLLM's translation of an OpenAI or Gemini answer into Messages events sends the input tokens here,
+            # not in message_start (measured: 0 there); Anthropic itself may repeat them here too
+            delta_input = sum(
+                int(usage.get(key) or 0)
+                for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+            )
+            self.input_tokens = max(self.input_tokens or 0, delta_input)
             if usage.get("output_tokens") is not None:
                 self.output_tokens = int(usage["output_tokens"])
-                self.final = self.input_tokens is not None
+                self.final = True
 
     # -- /v1/responses ---------------------------------------------------------------------------------------
     def _observe_responses_event(self, event: Any, kind: str) -> None:
@@ -121,6 +136,36 @@ class StreamMeter:
                 self.output_tokens = int(usage.output_tokens)
                 self.final = True
 
+    def adopt(self, usage: tuple[int, int] | None) -> None:
+        """The usage LiteLLM assembled once the stream completed, when the chunks did not show it (a Claude or
+        Gemini deployment behind ``/v1/chat/completions``: ``drop_params`` drops ``stream_options`` for them, but
+        LiteLLM still reads their usage events)."""
+        if usage is not None and not self.final:
+            self.input_tokens, self.output_tokens = usage
+            self.final = True
+
+    async def finish(self, logging_obj: Any, completed: bool) -> None:
+        """At the end of the stream: the final usage LiteLLM recorded, if the chunks themselves did not carry it.
+
+        For a completed stream whose usage only LiteLLM's success logging assembles (``/v1/completions`` on a
+        Claude or Gemini deployment), wait a moment for that task (bounded: ``ASSEMBLY_WAIT_S``).
+        """
+        if self.final:
+            return
+        hidden_usage = self._last_hidden.get("usage") if isinstance(self._last_hidden, dict) else None
+        if hidden_usage is not None:
+            self.adopt(_tokens(hidden_usage))
+            return
+        deadline = time.monotonic() + (ASSEMBLY_WAIT_S if completed else 0.0)
+        while (usage := assembled_usage(logging_obj)) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        self.adopt(usage)
+
+    @property
+    def generated_nothing(self) -> bool:
+        """No output and no usage: the provider failed before it generated anything (nothing to bill)."""
+        return self.delivered_bytes == 0 and self.input_tokens is None and self.output_tokens is None
+
     # -- the result ------------------------------------------------------------------------------------------
     def tokens(self) -> tuple[int, int]:
         """(input, output) tokens to bill: the provider's final usage, else a bound never below what was sent."""
@@ -132,3 +177,37 @@ class StreamMeter:
     def cost(self, input_per_token: float, output_per_token: float) -> float:
         input_tokens, output_tokens = self.tokens()
         return input_tokens * input_per_token + output_tokens * output_per_token
+
+
+def assembled_usage(logging_obj: Any) -> tuple[int, int] | None:
+    """(input, output) tokens of the response LiteLLM assembled from a completed stream, None before it completes.
+
+    LiteLLM's success logging stores it in ``model_call_details["async_complete_streaming_response"]`` after the
+    provider's stream ended (a task it schedules, so it may land a moment after the stream's last chunk; never
+    after a disconnect). Its usage is the provider's when the stream carried one.
+    """
+    details = getattr(logging_obj, "model_call_details", None)
+    if not isinstance(details, dict):
+        return None
+    assembled = details.get("async_complete_streaming_response") or details.get("complete_streaming_response")
+    usage = assembled.get("usage") if isinstance(assembled, Mapping) else getattr(assembled, "usage", None)
+    return None if usage is None else _tokens(usage)
+
+
+def _tokens(usage: Any) -> tuple[int, int] | None:
+    """(input, output) from a chat ``Usage`` or a Responses/Anthropic usage, as an object or a dict."""
+
+    def read(*names: str) -> int | None:
+        for name in names:
+            value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+            if isinstance(value, int):
+                return value
+        return None
+
+    input_tokens, output_tokens = (
+        read("prompt_tokens", "input_tokens"),
+        read("completion_tokens", "output_tokens"),
+    )
+    if input_tokens is None or output_tokens is None:
+        return None
+    return input_tokens, output_tokens

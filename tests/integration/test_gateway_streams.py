@@ -1,0 +1,245 @@
+"""Every endpoint x streamed or not x every provider wire format, through the real proxy with the real SDKs:
+after each request no hold is open and the day's spend grew by exactly the request's real cost (the provider's
+usage at the deployment's prices; for a non-streamed answer also LiteLLM's ``x-litellm-response-cost``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from infra.localgateway import LocalGateway
+from infra.render import render_gateway_config
+from infra.simulator import Behavior, ProviderSimulator
+from tests.integration.conftest import (
+    MASTER_KEY,
+    PROVIDER_ENV,
+    REDIS,
+    RedisBudget,
+    deployment_prices,
+    needs_redis,
+    stack_spec,
+)
+
+pytestmark = needs_redis
+DAY = "2026-12-01"
+CAP_USD = 5.0
+SPEC = stack_spec(
+    "prod",
+    gateway={"replicas": 1, "workers": 1, "shared_state": "redis"},
+    budget={"daily_usd": CAP_USD, "timezone": "UTC"},
+)
+#: a group per wire format: Anthropic Messages, OpenAI, Gemini
+GROUPS = ["claude-sonnet", "gpt-4o", "gemini-flash"]
+ENDPOINTS = ["chat", "completions", "messages", "responses"]
+PROMPT = "Say something short about budgets."
+
+
+@pytest.fixture(scope="module")
+def budget() -> Iterator[RedisBudget]:
+    counter = RedisBudget(f"llmstack-test-streams-{uuid.uuid4().hex[:10]}")
+    yield counter
+    counter.forget()
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    simulator: ProviderSimulator, budget: RedisBudget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalGateway, dict[str, tuple[float, float]]]]:
+    clock = tmp_path_factory.mktemp("clock") / "now"
+    clock.write_text(f"{DAY}T12:00:00+00:00")
+    config = render_gateway_config(SPEC, simulator.api_bases())
+    env = {
+        **PROVIDER_ENV,
+        "REDIS_HOST": REDIS["host"],
+        "REDIS_PORT": str(REDIS["port"]),
+        "BUDGET_KEY_PREFIX": budget.prefix,
+        "LLMSTACK_BUDGET_CLOCK_FILE": str(clock),
+    }
+    with LocalGateway(config, MASTER_KEY, env=env).running() as running:
+        yield running, deployment_prices(config)
+
+
+def real_cost(simulator: ProviderSimulator, prices: dict[str, tuple[float, float]]) -> float:
+    """What the providers billed: every answered request's usage at its deployment's prices."""
+    total = 0.0
+    for request in simulator.requests():
+        if request.status == 200:
+            price_in, price_out = prices[request.model]
+            total += request.input_tokens * price_in + request.output_tokens * price_out
+    return total
+
+
+class StreamFailedError(Exception):
+    """A streamed Responses API call that ended with ``response.failed``."""
+
+
+def call(endpoint: str, group: str, stream: bool, url: str, **extra: Any) -> float | None:
+    """One request with the SDK a real client of that API uses; LiteLLM's cost header when not streamed."""
+    oai = openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    messages: Any = [{"role": "user", "content": PROMPT}]
+    if endpoint == "messages":
+        claude = anthropic.Anthropic(base_url=url, api_key=MASTER_KEY, max_retries=0, timeout=30)
+        if stream:
+            with claude.messages.stream(model=group, max_tokens=64, messages=messages, **extra) as events:
+                assert "".join(events.text_stream)
+            return None
+        raw = claude.messages.with_raw_response.create(model=group, max_tokens=64, messages=messages, **extra)
+        assert raw.parse().content[0].type == "text"
+        return float(raw.headers["x-litellm-response-cost"])
+    if endpoint == "chat":
+        if stream:
+            chunks = list(oai.chat.completions.create(model=group, messages=messages, stream=True, **extra))
+            assert all(chunk.choices for chunk in chunks)  # the usage chunk we asked for is stripped again
+            return None
+        raw_chat = oai.chat.completions.with_raw_response.create(model=group, messages=messages, **extra)
+        assert raw_chat.parse().choices[0].message.content
+        return float(raw_chat.headers["x-litellm-response-cost"])
+    if endpoint == "completions":
+        if stream:
+            assert list(oai.completions.create(model=group, prompt=PROMPT, stream=True, **extra))
+            return None
+        raw_text = oai.completions.with_raw_response.create(model=group, prompt=PROMPT, **extra)
+        assert raw_text.parse().choices[0].text
+        return float(raw_text.headers["x-litellm-response-cost"])
+    if stream:
+        events = list(oai.responses.create(model=group, input=PROMPT, stream=True, **extra))
+        if events[-1].type == "response.failed":  # how the Responses API reports a failure once it streams
+            raise StreamFailedError(str(events[-1]))
+        assert events[-1].type == "response.completed"
+        return None
+    raw_response = oai.responses.with_raw_response.create(model=group, input=PROMPT, **extra)
+    assert raw_response.parse().output_text
+    return float(raw_response.headers["x-litellm-response-cost"])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_every_endpoint_settles_to_the_real_cost(
+    endpoint: str,
+    group: str,
+    stream: bool,
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, prices = gateway
+    simulator.reset()
+    before = budget.spent_nano(DAY)
+    header_cost = call(endpoint, group, stream, running.url)
+    assert budget.wait_until_no_hold(DAY) == 0
+    assert budget.reserved_nano(DAY) == 0
+    spent = budget.spent_nano(DAY) - before
+    cost = real_cost(simulator, prices)
+    assert cost > 0
+    assert spent == round(cost * 1e9)
+    if header_cost is not None:
+        assert spent == round(header_cost * 1e9)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_every_choice_is_reserved_and_settled(
+    stream: bool,
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, prices = gateway
+    simulator.reset()
+    before = budget.spent_nano(DAY)
+    call("chat", "gpt-4o", stream, running.url, n=3)
+    assert budget.wait_until_no_hold(DAY) == 0
+    (request,) = simulator.requests()
+    assert request.choices == 3
+    assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
+
+
+def test_a_fallback_settles_at_the_answering_deployments_cost(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, prices = gateway
+    for stream in (False, True):
+        simulator.reset()
+        simulator.set("anthropic", "500")
+        before = budget.spent_nano(DAY)
+        call("messages", "claude-sonnet", stream, running.url)
+        assert budget.wait_until_no_hold(DAY) == 0
+        assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
+        assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
+
+
+def test_a_provider_error_releases_the_hold(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, _ = gateway
+    simulator.reset()
+    simulator.set("anthropic", "500")
+    simulator.set("gemini", "500")
+    before = budget.spent_nano(DAY)
+    for endpoint in ENDPOINTS:
+        for stream in (False, True):
+            with pytest.raises((openai.APIError, anthropic.APIError, StreamFailedError)):
+                call(endpoint, "claude-sonnet", stream, running.url)
+    assert budget.wait_until_no_hold(DAY) == 0
+    assert budget.spent_nano(DAY) == before
+
+
+def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, prices = gateway
+    simulator.reset()
+    simulator.set("openai", Behavior(chunk_delay_ms=40))
+    before = budget.spent_nano(DAY)
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": True,
+        "max_tokens": 16,
+    }
+    received = 0
+    with httpx.stream(
+        "POST",
+        f"{running.url}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"content"' in line:
+                received += 1
+                if received == 3:
+                    break
+    assert budget.wait_until_no_hold(DAY) == 0
+    (request,) = simulator.requests()
+    price_in, price_out = prices[request.model]
+    spent = budget.spent_nano(DAY) - before
+    # never less than what reached the client, and well below the whole answer's worst case
+    assert spent >= round((request.input_tokens * price_in + received * price_out) * 1e9)
+    assert request.deltas_sent < 16  # the proxy stopped reading the provider when the client left
+    assert spent < round((request.input_tokens + 400) * price_in * 1e9 + 16 * price_out * 1e9)
+
+
+def test_an_api_the_gateway_does_not_serve_is_refused_by_name(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]], simulator: ProviderSimulator
+) -> None:
+    running, _ = gateway
+    simulator.reset()
+    oai = openai.OpenAI(base_url=f"{running.url}/v1", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.NotFoundError) as caught:
+        oai.embeddings.create(model="gpt-4o", input="hi")
+    assert "POST /v1/embeddings is not served by this gateway; served: POST /v1/chat/completions" in str(
+        caught.value
+    )
+    assert simulator.requests() == []
