@@ -7,54 +7,33 @@ Endpoints (the provider's own paths under a per-provider prefix; ``api_bases()``
 * ``/gemini/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent`` (``?alt=sse`` or a JSON array).
 
 Behaviour is set per provider (``anthropic``) or per model id (``claude-sonnet-4-6``; the model wins): answer 200,
-429 with Retry-After, 500, 503, hang, answer slowly, or stall a stream after a few deltas. Every request is logged
-(provider, model, status, max_tokens, time, endpoint, streamed, usage, frames sent, whether the client hung up) so
-tests can see the exact order LiteLLM tried deployments in and what each stream delivered.
-
-A client hanging up is normal (a gateway timing out, a user closing a chat): it ends that request quietly.
+429 with Retry-After, 500, 503, hang, answer slowly, stall a stream after a few deltas or break it with the
+provider's own in-stream error (``faults.py``). Every request is logged (provider, model, status, max_tokens, time,
+endpoint, streamed, usage, deltas sent, whether the client hung up) so tests can see the exact order LiteLLM tried
+deployments in and what each stream delivered. How replies are written is ``http_handler.py``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from http.server import ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infra.simulator import anthropic_wire, gemini_wire, openai_wire
 from infra.simulator.answer import SimulatedAnswer, answer_for, prompt_text
+from infra.simulator.faults import Behavior, Mode, failure_reply, mid_stream_error
+from infra.simulator.http_handler import handler_for
 from infra.simulator.loopback import serve
-from infra.simulator.reply import Frame, Reply
+from infra.simulator.reply import Reply
 
-Mode = Literal["ok", "429", "500", "503", "hang", "slow", "stall", "stream_error"]
-PROVIDERS = ("openai", "anthropic", "gemini")
-#: a hung request is released after this long at most, or when the simulator stops, or when its client leaves
-MAX_HANG_S = 120.0
-#: the errors a socket raises when its peer has gone: an ordinary end of a request, not a failure
-HANGUP_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
-
-
-@dataclass(frozen=True)
-class Behavior:
-    mode: Mode = "ok"
-    #: waited before the answer starts (errors included when ``errors_too``); "slow" also waits it before every
-    #: delta of a stream
-    delay_ms: float = 0.0
-    retry_after_s: int = 1
-    errors_too: bool = False
-    #: waited before every delta of a streamed answer (time per token), in any mode that streams
-    chunk_delay_ms: float = 0.0
-    #: "stall": how many deltas a stream sends before it hangs (a non-streamed request just hangs);
-    #: "stream_error": how many it sends before the provider's in-stream error event (non-streamed: a 500)
-    stall_after: int = 2
+__all__ = ["Behavior", "LoggedRequest", "Mode", "ProviderSimulator"]
 
 
 @dataclass
@@ -122,42 +101,6 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str], Renderer], ...] = (
     ),
 )
 
-_ERRORS: dict[str, dict[int, dict[str, Any]]] = {
-    # openai: {"error": {message, type, code}} (API reference, "Error codes"); anthropic: {"type": "error",
-    # "error": {type, message}} (API reference, "Errors"); gemini: google.rpc.Status {code, message, status}
-    "openai": {
-        429: {
-            "error": {
-                "message": "Rate limit reached (simulated)",
-                "type": "rate_limit_error",
-                "code": "rate_limit_exceeded",
-            }
-        },
-        500: {
-            "error": {"message": "The server had an error (simulated)", "type": "server_error", "code": None}
-        },
-        503: {
-            "error": {"message": "The engine is overloaded (simulated)", "type": "server_error", "code": None}
-        },
-    },
-    "anthropic": {
-        429: {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited (simulated)"}},
-        500: {"type": "error", "error": {"type": "api_error", "message": "Internal error (simulated)"}},
-        503: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded (simulated)"}},
-    },
-    "gemini": {
-        429: {
-            "error": {
-                "code": 429,
-                "message": "Resource exhausted (simulated)",
-                "status": "RESOURCE_EXHAUSTED",
-            }
-        },
-        500: {"error": {"code": 500, "message": "Internal error (simulated)", "status": "INTERNAL"}},
-        503: {"error": {"code": 503, "message": "Unavailable (simulated)", "status": "UNAVAILABLE"}},
-    },
-}
-
 
 def _max_tokens(provider: str, endpoint: str, payload: dict[str, Any]) -> int | None:
     if provider == "gemini":
@@ -166,14 +109,6 @@ def _max_tokens(provider: str, endpoint: str, payload: dict[str, Any]) -> int | 
     if endpoint == "responses":
         return payload.get("max_output_tokens")
     return payload.get("max_tokens") or payload.get("max_completion_tokens")
-
-
-def _mid_stream_error(provider: str, endpoint: str, *, alt_sse: bool) -> Callable[[int], Frame]:
-    if provider == "anthropic":
-        return lambda sent: anthropic_wire.mid_stream_error()
-    if provider == "gemini":
-        return lambda sent: gemini_wire.mid_stream_error(alt_sse=alt_sse, opened=sent > 0)
-    return lambda sent: openai_wire.mid_stream_error(endpoint, sequence_number=sent)
 
 
 def _tool_choice(provider: str, payload: dict[str, Any]) -> Any:
@@ -253,14 +188,9 @@ class ProviderSimulator:
             behavior = self.behavior_for(provider, model)
             stream = bool(payload.get("stream")) or endpoint == "streamGenerateContent"
             entry = LoggedRequest(provider, model, 200, max_tokens, time.time(), endpoint, stream)
-            if behavior.mode == "hang" or (behavior.mode == "stall" and not stream):
-                entry.status = 504
-                reply = Reply(504, {"error": {"message": "hung (simulated)"}})
-            elif behavior.mode in ("429", "500", "503") or (behavior.mode == "stream_error" and not stream):
-                entry.status = 500 if behavior.mode == "stream_error" else int(behavior.mode)
-                reply = Reply(entry.status, _ERRORS[provider][entry.status])
-                if entry.status == 429:
-                    reply.headers["retry-after"] = str(behavior.retry_after_s)
+            failure = failure_reply(provider, behavior, stream=stream)
+            if failure is not None:
+                entry.status, reply = failure.status, failure
             else:
                 choices = {
                     "openai": int(payload.get("n") or 1),
@@ -283,7 +213,7 @@ class ProviderSimulator:
                 query = parse_qs(url.query)
                 reply = render(answer, payload, query)
                 if behavior.mode == "stream_error":
-                    reply.error_frame = _mid_stream_error(
+                    reply.error_frame = mid_stream_error(
                         provider, endpoint, alt_sse=query.get("alt") == ["sse"]
                     )
             with self._lock:
@@ -291,7 +221,13 @@ class ProviderSimulator:
             return reply, behavior, entry
         return Reply(404, {"error": {"message": f"no such endpoint: {url.path}"}}), Behavior(), None
 
-    def _record(self, entry: LoggedRequest | None, **changes: Any) -> None:
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the simulator stops: every wait (hang, stall, delay) ends early."""
+        return self._stopping
+
+    def record(self, entry: LoggedRequest | None, **changes: Any) -> None:
+        """Update a logged request as its answer goes out (deltas sent, finished, hung up)."""
         if entry is None:
             return
         with self._lock:
@@ -301,126 +237,10 @@ class ProviderSimulator:
     # -- serving ---------------------------------------------------------------------------------------------
     @contextmanager
     def running(self) -> Iterator[ProviderSimulator]:
-        with serve(_handler_for(self), self.port, self.host) as server:
+        with serve(handler_for(self), self.port, self.host) as server:
             self._stopping.clear()
             self._server = server
             try:
                 yield self
             finally:
                 self._stopping.set()  # releases hung requests before the server waits for them
-
-
-def _peer_left(connection: socket.socket) -> bool:
-    """True once the client has closed its end: the socket reads as EOF (or reset) without blocking."""
-    try:
-        readable, _, _ = select.select([connection], [], [], 0)
-        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-def _handler_for(simulator: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, like a real provider
-        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-        def handle(self) -> None:
-            # a client that resets its connection while we read its next request is a normal end
-            try:
-                super().handle()
-            except HANGUP_ERRORS:
-                self.close_connection = True
-
-        def finish(self) -> None:
-            with suppress(*HANGUP_ERRORS):
-                super().finish()
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", "0"))
-            self._serve(simulator.handle(self.path, self.rfile.read(length)))
-
-        def do_GET(self) -> None:
-            self._serve(simulator.handle(self.path, b""))
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-        def _wait(self, seconds: float) -> bool:
-            """Wait up to ``seconds`` (ends early when the simulator stops); False if the client hung up."""
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
-                if simulator._stopping.wait(min(left, 0.05)):
-                    return not _peer_left(self.connection)
-                if _peer_left(self.connection):
-                    return False
-            return True
-
-        def _serve(self, handled: tuple[Reply, Behavior, LoggedRequest | None]) -> None:
-            reply, behavior, entry = handled
-            ok = reply.status == 200 and behavior.mode in ("ok", "slow", "stall", "stream_error")
-            delay = behavior.delay_ms if (ok and behavior.mode == "slow") or behavior.errors_too else 0.0
-            if ok:
-                delay = max(delay, simulator.healthy_delay_ms)
-            if reply.status == 504 and not self._wait(MAX_HANG_S):
-                return self._hung_up(entry)
-            if delay and not self._wait(delay / 1000):
-                return self._hung_up(entry)
-            try:
-                if reply.frames is None:
-                    self._send_whole(reply, entry)
-                else:
-                    self._send_stream(reply, behavior, entry)
-            except HANGUP_ERRORS:
-                self._hung_up(entry)
-            return None
-
-        def _hung_up(self, entry: LoggedRequest | None) -> None:
-            simulator._record(entry, disconnected=True)
-            self.close_connection = True
-
-        def _send_whole(self, reply: Reply, entry: LoggedRequest | None) -> None:
-            payload = reply.encoded_body()
-            self.send_response(reply.status)
-            self.send_header("content-type", reply.media_type)
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            simulator._record(entry, finished=True)
-
-        def _send_stream(self, reply: Reply, behavior: Behavior, entry: LoggedRequest | None) -> None:
-            """Chunked transfer encoding, one HTTP chunk per frame, written as it is produced."""
-            self.send_response(reply.status)
-            self.send_header("content-type", reply.media_type)
-            self.send_header("cache-control", "no-cache")
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            per_delta = behavior.chunk_delay_ms or (
-                behavior.delay_ms if behavior.mode == "slow" else simulator.healthy_chunk_delay_ms
-            )
-            sent = 0
-            for written, frame in enumerate(reply.frames or []):
-                if frame.content and reply.error_frame is not None and sent >= behavior.stall_after:
-                    error = reply.error_frame(written).data
-                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(error), error))
-                    simulator._record(entry, stream_error=True)
-                    return None
-                if frame.content:
-                    if behavior.mode == "stall" and sent >= behavior.stall_after:
-                        # never finishes: ends when the client leaves, or unfinished when the simulator stops
-                        if not self._wait(MAX_HANG_S):
-                            return self._hung_up(entry)
-                        self.close_connection = True
-                        return None
-                    if per_delta and not self._wait(per_delta / 1000):
-                        return self._hung_up(entry)
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame.data), frame.data))
-                if frame.content:
-                    sent += 1
-                    simulator._record(entry, deltas_sent=sent)
-            self.wfile.write(b"0\r\n\r\n")
-            simulator._record(entry, finished=True)
-            return None
-
-    return Handler
