@@ -127,3 +127,49 @@ def test_ci_runs_the_readmes_test_command(name: str) -> None:
     steps = load("test.yml")["jobs"]["test"]["steps"]
     assert any(s.get("run") == "make test" for s in steps)
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def runs_pulumi(step: dict[str, Any]) -> bool:
+    """A pulumi/actions step that runs a command (without one it only installs the CLI)."""
+    return "pulumi/actions" in str(step.get("uses", "")) and bool((step.get("with") or {}).get("command"))
+
+
+def railway_token_problems(name: str, workflow: dict[str, Any]) -> list[str]:
+    """Every Pulumi step gets the account/workspace token the program needs, and nothing passes a project
+    token: in Railway's convention RAILWAY_TOKEN holds one, and the program refuses it (infra/railway/tokens.py)."""
+    problems = []
+    if "RAILWAY_TOKEN" in re.sub(r"RAILWAY_API_TOKEN", "", yaml.safe_dump(workflow)):
+        problems.append(f"{name} passes RAILWAY_TOKEN (a project token); pass RAILWAY_API_TOKEN")
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            if runs_pulumi(step):
+                env = step.get("env") or {}
+                if env.get("RAILWAY_API_TOKEN") != "${{ secrets.RAILWAY_API_TOKEN }}":
+                    problems.append(
+                        f"{name}:{job_name}: the Pulumi step lacks RAILWAY_API_TOKEN from secrets"
+                    )
+    return problems
+
+
+def test_pulumi_steps_get_an_account_or_workspace_token() -> None:
+    pulumi_steps = 0
+    for path in WORKFLOWS:
+        workflow = load(path.name)
+        assert railway_token_problems(path.name, workflow) == []
+        pulumi_steps += sum(
+            runs_pulumi(s) for job in workflow["jobs"].values() for s in job.get("steps") or []
+        )
+    assert pulumi_steps == 2  # the preview and the up
+
+
+def test_a_project_token_in_a_workflow_is_found() -> None:
+    step = {
+        "uses": "pulumi/actions@x",
+        "with": {"command": "up"},
+        "env": {"RAILWAY_TOKEN": "${{ secrets.RAILWAY_TOKEN }}"},
+    }
+    problems = railway_token_problems("up.yml", {"jobs": {"up": {"steps": [step]}}})
+    assert problems == [
+        "up.yml passes RAILWAY_TOKEN (a project token); pass RAILWAY_API_TOKEN",
+        "up.yml:up: the Pulumi step lacks RAILWAY_API_TOKEN from secrets",
+    ]
