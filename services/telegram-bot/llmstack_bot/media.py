@@ -12,6 +12,7 @@ streaming, since ``file_size`` may be missing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -76,11 +77,14 @@ async def fetch_image(bot: Bot, file_id: str, *, max_bytes: int, timeout_s: int 
         raise ImageUnavailableError("Telegram gave no file_path for the picture.")
     url = bot.session.api.file_url(bot.token, file.file_path)
     content = bytearray()
+    stream = bot.session.stream_content(url, timeout=timeout_s, raise_for_status=True)
     try:
-        async for chunk in bot.session.stream_content(url, timeout=timeout_s, raise_for_status=True):
-            content += chunk
-            if len(content) > limit:
-                raise ImageTooLargeError(len(content), limit)
+        # aclosing: stopping early for size closes the HTTP response now, not when the generator is collected
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                content += chunk
+                if len(content) > limit:
+                    raise ImageTooLargeError(len(content), limit)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ImageUnavailableError(f"The picture could not be downloaded: {type(exc).__name__}") from exc
     return bytes(content), sniff_image_type(bytes(content))
