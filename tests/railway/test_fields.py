@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from infra.railway.client import RailwayError
 from infra.railway.fields import Field, ResourceFields
 from infra.railway.provider import already_gone_is_done
