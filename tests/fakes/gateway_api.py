@@ -22,6 +22,8 @@ class FakeGateway:
     requests: list[dict[str, Any]] = field(default_factory=list)
     #: seconds each answer takes, so overlapping requests of one user would be seen
     delay_s: float = 0.0
+    #: seconds one user's answers take (the OpenAI ``user`` field), over ``delay_s``: a slow call for one user
+    delay_by_user: dict[str, float] = field(default_factory=dict)
     #: the most requests one user (the OpenAI ``user`` field) ever had in flight at once
     max_in_flight: dict[str, int] = field(default_factory=dict)
     _in_flight: dict[str, int] = field(default_factory=dict)
@@ -44,8 +46,8 @@ class FakeGateway:
             self._in_flight[user] = self._in_flight.get(user, 0) + 1
             self.max_in_flight[user] = max(self.max_in_flight.get(user, 0), self._in_flight[user])
         try:
-            if self.delay_s:
-                time.sleep(self.delay_s)
+            if self.delay_s or user in self.delay_by_user:
+                time.sleep(self.delay_by_user.get(user, self.delay_s))
             return self._answer(body)
         finally:
             with self._lock:

@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         concurrency=settings.worker_concurrency,
         lease_s=settings.inbox_lease_s,
         max_attempts=settings.max_attempts,
+        backoff_s=settings.retry_backoff_s,
     )
 
     @contextlib.asynccontextmanager

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     gateway_timeout_s: float = 120.0
     #: the most characters of one message sent to the model; longer ones are cut, with a notice
     max_question_chars: int = 8000
+    #: the largest picture fetched from Telegram for the vision route (Telegram's own cap is 20 MB)
+    max_image_bytes: int = 5 * 1024 * 1024
+    #: the route photos go to (a catalog route with vision models)
+    vision_route: str = "vision"
     #: the bot's @username, for mentions in groups; empty: asked from Telegram (getMe) at start
     telegram_bot_username: str = ""
     #: relaxes the secret checks for a laptop (`llmstack local`, `make demo`)
@@ -59,6 +63,8 @@ class Settings(BaseSettings):
     #: tries of one update before it is marked failed (Telegram or database errors; the journal keeps
     #: the model's answer, so a retry never asks the model again)
     max_attempts: int = 5
+    #: the first retry's delay; each next one doubles, up to a minute
+    retry_backoff_s: float = 2.0
     #: SIGTERM to SIGKILL on Railway (RAILWAY_DEPLOYMENT_DRAINING_SECONDS, 3 s by default): in-flight
     #: turns finish within it or are handed back to the inbox for the next process
     shutdown_timeout_s: float = Field(

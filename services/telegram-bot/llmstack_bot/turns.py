@@ -4,6 +4,7 @@ once, whatever crashes or retries happen in between (see ``journal`` and ``deliv
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +16,19 @@ log = logging.getLogger("llmstack.turns")
 SORRY = "Sorry, I could not reach the model just now. Please try again in a minute."
 
 
+class UnreadableQuestion(Exception):  # noqa: N818
+    """What the model was to be sent cannot be built (the picture is gone or too big): the message says why."""
+
+
 @dataclass(frozen=True)
 class Question:
     chat_id: int
     user_id: int
     #: what enters history (text; a photo is recorded by its caption and a marker)
     text: str
-    #: what the model is sent for this question, when it is more than ``text`` (an image part, say)
-    content: list[dict[str, Any]] | None = None
+    #: builds what the model is sent when it is more than ``text`` (an image part, fetched from Telegram);
+    #: called only when the model is to be asked, so a retry of an answered turn downloads nothing
+    content: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
     #: a route forced by the question's kind (``vision`` for a photo), else the chat's
     route: str | None = None
     #: said before the answer (the question was cut to the configured length, say)
@@ -50,10 +56,12 @@ async def run_turn(ctx: BotContext, replies: Replies, update_id: int, question: 
             messages: list[dict[str, Any]] = list(
                 await db.run(ctx.history.recent, question.chat_id, settings.history_token_budget)
             )
-            if question.content is not None and messages:
-                messages[-1] = {"role": "user", "content": question.content}
             try:
+                if question.content is not None and messages:
+                    messages[-1] = {"role": "user", "content": await question.content()}
                 answer = await ctx.gateway.complete(turn.route, messages, user=str(question.user_id))
+            except UnreadableQuestion as exc:
+                turn = await db.run(ctx.journal.refuse, update_id, str(exc))
             except BudgetExhausted as exc:
                 said = str(exc)
                 resets = said.split("resets at", 1)[-1].strip() if "resets at" in said else "midnight"

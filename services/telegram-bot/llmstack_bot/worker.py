@@ -38,6 +38,7 @@ class InboxWorker:
         lease_s: float = 15.0,
         max_attempts: int = 5,
         idle_s: float = 0.5,
+        backoff_s: float = 2.0,
         max_backoff_s: float = 60.0,
     ) -> None:
         self._db = db
@@ -47,6 +48,7 @@ class InboxWorker:
         self.lease_s = lease_s
         self._max_attempts = max_attempts
         self._idle_s = idle_s
+        self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         #: this process's name on its leases
         self.owner = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -130,7 +132,7 @@ class InboxWorker:
             if item.attempts >= self._max_attempts:
                 log.exception("update %s failed for good after %s attempts", item.update_id, item.attempts)
                 return self._db.run(self._inbox.finish, item.update_id, "failed", error)
-            delay = min(self._max_backoff_s, 2.0**item.attempts)
+            delay = min(self._max_backoff_s, self._backoff_s * 2 ** (item.attempts - 1))
             log.warning(
                 "update %s failed (attempt %s), retrying in %g s: %s",
                 item.update_id,

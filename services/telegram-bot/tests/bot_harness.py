@@ -54,6 +54,7 @@ def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **
         "requests_per_minute": 1000,
         # short leases and timeouts: a crash is recovered, a hanging database detected, in seconds
         "inbox_lease_s": 3.0,
+        "retry_backoff_s": 0.2,
         "shutdown_timeout_s": 3.0,
         "db_connect_timeout_s": 2.0,
         "db_statement_timeout_s": 5.0,
@@ -104,6 +105,8 @@ def start_bot(settings: Any, *, run_worker: bool = True, ready: bool = True) -> 
     running = RunningBot(f"http://127.0.0.1:{port}", app, server, thread)
     if ready:  # migrations run in the background; the webhook answers 503 until they are done
         wait_for(lambda: httpx.get(f"{running.url}/health", timeout=5).status_code == 200, timeout=30)
+        # the @username comes from getMe at start: group mentions are recognised once it is known
+        wait_for(lambda: bool(app.state.ctx.identity.username), timeout=10)
     return running
 
 
