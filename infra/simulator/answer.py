@@ -3,7 +3,8 @@
 Usage is a pure function of the request so a test can compute the exact cost of any answer:
 
 * input tokens: 10 of overhead plus one per 4 characters of prompt text;
-* output tokens: ``min(16, max_tokens)`` per choice (16 when the request sets no limit), times ``n`` choices.
+* output tokens: ``min(16, max_tokens)`` per choice (16 when the request sets no limit), times ``n`` choices
+  (times ``best_of`` on ``/v1/completions``, which generates that many and returns the best ``n``).
 
 A streamed answer sends the same text cut into exactly one delta per output token, so a client that counted k
 content deltas before it hung up received exactly k tokens of the answer.
@@ -44,11 +45,15 @@ class SimulatedAnswer:
     tokens_per_choice: int
     choices: int = 1
     tool_call: ToolCall | None = None
+    #: choices generated and billed; more than ``choices`` only with ``best_of`` (legacy completions)
+    generated: int = 0
 
     @property
     def output_tokens(self) -> int:
-        """What the provider bills: every choice counts (OpenAI's ``usage`` sums all ``n`` choices)."""
-        return self.tokens_per_choice * self.choices
+        """What the provider bills: every choice counts (OpenAI's ``usage`` sums all ``n`` choices, and all
+        ``best_of`` candidates: "generates best_of completions server-side ... can quickly consume your token
+        quota", API reference, ``/v1/completions``)."""
+        return self.tokens_per_choice * max(self.choices, self.generated)
 
     @property
     def total_tokens(self) -> int:
@@ -81,6 +86,7 @@ def answer_for(
     max_tokens: int | None,
     *,
     choices: int = 1,
+    generated: int = 0,
     tools: list[dict[str, Any]] | None = None,
     tool_choice: Any = None,
 ) -> SimulatedAnswer:
@@ -92,6 +98,7 @@ def answer_for(
         input_tokens=PROMPT_OVERHEAD_TOKENS + len(prompt) // 4,
         tokens_per_choice=max(1, tokens_per_choice),
         choices=max(1, choices),
+        generated=generated,
         tool_call=_tool_call(tools, forced_tool_name(tool_choice)) if tools else None,
     )
 

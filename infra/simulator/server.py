@@ -202,6 +202,7 @@ class ProviderSimulator:
                     prompt_text(payload, provider),
                     max_tokens,
                     choices=choices,
+                    generated=int(payload.get("best_of") or 0) if endpoint == "completions" else 0,
                     tools=payload.get("tools"),
                     tool_choice=_tool_choice(provider, payload),
                 )

@@ -185,3 +185,14 @@ def test_a_tool_forced_by_name_is_the_one_called(client: openai.OpenAI) -> None:
     (call,) = completion.choices[0].message.tool_calls or []
     assert call.type == "function" and call.function.name == "get_time"
     assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_best_of_bills_every_generated_completion(
+    client: openai.OpenAI, simulator: ProviderSimulator
+) -> None:
+    completion = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=3, n=2, best_of=5)
+    assert len(completion.choices) == 2  # the best n come back ...
+    assert (
+        completion.usage is not None and completion.usage.completion_tokens == 5 * 3
+    )  # ... all best_of are billed
+    assert simulator.requests()[-1].output_tokens == 15
