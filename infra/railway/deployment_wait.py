@@ -63,6 +63,7 @@ def wait_for_success(
 ) -> str:
     """Poll until SUCCESS (returned) or raise ``DeploymentError`` on a failed status or at the timeout."""
     deadline = clock() + policy.timeout_s
+    interval = policy.poll_interval_s
     while True:
         found = client.execute(ops.DEPLOYMENT_STATUS, {"id": deployment_id}, retry_not_found=True)
         status = str(found["deployment"]["status"])
@@ -72,11 +73,14 @@ def wait_for_success(
             raise DeploymentError(
                 service, deployment_id, status, _failure(client, service, deployment_id, status, policy)
             )
-        if clock() + policy.poll_interval_s > deadline:
+        if clock() + interval > deadline:
             raise DeploymentError(
                 service, deployment_id, status, _timeout(client, service, deployment_id, status, policy)
             )
-        sleep(policy.poll_interval_s)
+        sleep(interval)
+        # a build takes minutes: polling slows down (to 6x the first interval) so a run's calls stay few; the
+        # Free plan allows 100 API requests an hour (railwayapp/docs integrations/api.md, "Rate limits")
+        interval = min(interval * 1.5, policy.poll_interval_s * 6)
 
 
 def _failure(client: RailwayClient, service: str, deployment_id: str, status: str, policy: WaitPolicy) -> str:

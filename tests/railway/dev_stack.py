@@ -99,9 +99,13 @@ class Step:
     kind: str
     provider: RailwayProvider
     props: Callable[[dict[str, dict[str, Any]]], dict[str, Any]]
+    #: the steps whose outputs or completion this one waits for (the program's dependencies)
+    after: tuple[str, ...] = ()
 
 
-def dev_steps(url: str, apps: list[AppSpec], *, timeout_s: float = 20.0) -> list[Step]:
+def dev_steps(
+    url: str, apps: list[AppSpec], *, timeout_s: float = 20.0, poll_interval_s: float = 0.02
+) -> list[Step]:
     steps = [
         Step(
             "project",
@@ -114,6 +118,7 @@ def dev_steps(url: str, apps: list[AppSpec], *, timeout_s: float = 20.0) -> list
             "Environment",
             EnvironmentProvider(),
             lambda s: {"project_id": s["project"]["project_id"], "name": "dev", "api_url": url},
+            ("project",),
         ),
     ]
 
@@ -125,12 +130,19 @@ def dev_steps(url: str, apps: list[AppSpec], *, timeout_s: float = 20.0) -> list
         }
 
     for app in apps:
-        steps += _app_steps(app, scope, timeout_s)
+        steps += _app_steps(app, scope, timeout_s, poll_interval_s)
+    # the bot deploys after the gateway's and Postgres's variables (infra/program.py deploy_after)
+    for step in steps:
+        if step.key == "bot-deployment":
+            step.after += ("gateway-variables", "postgres-variables")
     return steps
 
 
 def _app_steps(
-    app: AppSpec, scope: Callable[[dict[str, dict[str, Any]]], dict[str, Any]], timeout_s: float
+    app: AppSpec,
+    scope: Callable[[dict[str, dict[str, Any]]], dict[str, Any]],
+    timeout_s: float,
+    poll_interval_s: float,
 ) -> list[Step]:
     name = app.name
     steps = [
@@ -139,6 +151,7 @@ def _app_steps(
             "Service",
             ServiceProvider(),
             lambda s: {**scope(s), "name": name, "source": app.source, "settings": app.settings},
+            ("environment",),
         ),
         Step(
             f"{name}-variables",
@@ -149,6 +162,7 @@ def _app_steps(
                 "service_id": s[f"{name}-service"]["service_id"],
                 "variables": app.variables,
             },
+            (f"{name}-service",),
         ),
     ]
     if app.volume_mount:
@@ -162,6 +176,7 @@ def _app_steps(
                     "service_id": s[f"{name}-service"]["service_id"],
                     "mount_path": app.volume_mount,
                 },
+                (f"{name}-service",),
             )
         )
     if app.public_port:
@@ -175,6 +190,7 @@ def _app_steps(
                     "service_id": s[f"{name}-service"]["service_id"],
                     "target_port": app.public_port,
                 },
+                (f"{name}-service",),
             )
         )
     revision = hashlib.sha256(
@@ -192,8 +208,10 @@ def _app_steps(
                 "source": app.source,
                 "revision": revision,
                 "timeout_s": timeout_s,
-                "poll_interval_s": 0.02,
+                "poll_interval_s": poll_interval_s,
             },
+            # its variables, volume and domain: what RailwayApp makes it wait for
+            tuple(step.key for step in steps[1:]),
         )
     )
     return steps
