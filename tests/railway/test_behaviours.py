@@ -15,7 +15,7 @@ import pytest
 
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient, RetryPolicy
-from infra.railway.deployment_wait import DeploymentError
+from infra.railway.deployment_wait import DeploymentError, WaitPolicy, wait_for_success
 from infra.railway.pacing import DEFAULT_BURST, DEFAULT_RATE_PER_S, RequestPace
 from infra.railway.resources import (
     DeploymentProvider,
@@ -319,3 +319,29 @@ def test_a_rate_limit_with_retry_after_is_honoured_in_the_error(railway: FakeRai
     with pytest.raises(Exception, match=r"still failing after 3 attempts \(6s waited\): rate limited"):
         api.execute(ops.PROJECTS, {"workspaceId": None})
     assert slept == [3.0, 3.0]
+
+
+def test_polling_slows_down_so_a_long_build_costs_few_calls(railway: FakeRailway) -> None:
+    pid, env_id = project_env(railway)
+    gateway = create_service(railway, pid, env_id, "gateway")
+    railway.state.book.build_s = 10_000.0  # stays BUILDING
+    deployment_id = railway.state.serviceInstanceDeployV2(None, gateway["service_id"], env_id)
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    api = RailwayClient(railway.url, railway.token)
+    with pytest.raises(DeploymentError, match="still BUILDING after 300s"):
+        wait_for_success(
+            api,
+            deployment_id,
+            service="gateway",
+            policy=WaitPolicy(300, 5),
+            clock=lambda: now[0],
+            sleep=sleep,
+        )
+    assert waits[:3] == [5, 7.5, 11.25] and max(waits) == 30
+    assert len(waits) <= 14, "five minutes of BUILDING cost at most 15 status calls, not 60"
