@@ -8,7 +8,7 @@ Where each answer comes from:
   OpenAI list ``{"data": [{"id": <route or group>, "object": "model", ...}]}`` holding the routes
   (``model_group_alias``) and the groups; without a key or with a wrong one, 401
   ``{"error": {"message": "Invalid or missing API key", ...}}`` (llmstack_gateway/auth.py).
-- the bot's ``/health``: services/telegram-bot/llmstack_bot/app.py: 200 ``{"status": "ok", "database": "ok"}``,
+- the bot's ``/health``: services/telegram-bot/llmstack_bot/app.py: 200 ``{"status": "ok", "database": "ok", ...}``,
   503 with the database error's class name.
 - Railway's edge before a new domain has provisioned: 404 "Not Found / The train has not arrived at the
   station" (as reported in AnswerDotAI/fasthtml-example#63); when the container does not listen on the
@@ -52,6 +52,8 @@ class DeployedService:
     database_down: bool = False
     #: every answer waits this long (a hanging service)
     delay_s: float = 0.0
+    #: authentication not in force (a config without its auth): /v1/models answers anyone
+    auth_off: bool = False
     #: echo the Authorization header in 401 bodies (a misbehaving proxy): the check must still not leak it
     echo_auth: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -77,7 +79,7 @@ class DeployedService:
                 json.dumps({"status": "ready", "budget_counter": self.budget_counter}),
             )
         if path == "/v1/models":
-            if authorization != f"Bearer {self.key}":
+            if authorization != f"Bearer {self.key}" and not self.auth_off:
                 message = "Invalid or missing API key" + (f" ({authorization})" if self.echo_auth else "")
                 error = {"message": message, "type": "auth_error", "param": "None", "code": "401"}
                 return 401, "application/json", json.dumps({"error": error})
