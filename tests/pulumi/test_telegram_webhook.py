@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from infra.simulator.telegram import FakeTelegram
 from infra.telegram import TelegramError, WebhookProvider
+from tests.pulumi.provider_host import provider_host
 
 TOKEN = "123456789" + ":" + "T" * 30
 
@@ -87,3 +89,13 @@ def test_unreachable_api_error_has_no_token() -> None:
     with pytest.raises(TelegramError) as caught:
         WebhookProvider().create(unreachable)
     assert TOKEN not in str(caught.value) and "ConnectError" in str(caught.value)
+
+
+def test_a_first_preview_over_grpc_passes_check(telegram: FakeTelegram) -> None:
+    # the engine sends its unknown sentinel for the bot's domain; the real host turns it into Unknown
+    with provider_host(
+        "urn:pulumi:dev::llmstack::pulumi-python:dynamic/telegram:Webhook::bot-webhook"
+    ) as host:
+        assert host.check(WebhookProvider(), props(telegram, url=rpc.UNKNOWN)) == []
+        failures = host.check(WebhookProvider(), props(telegram, url="http://plain.example"))
+    assert failures == [("url", "Telegram only delivers webhooks to https:// URLs")]
