@@ -26,6 +26,10 @@ query Projects($workspaceId: String, $first: Int, $after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
+#: the workspaces the token can act in (schema: Query.apiToken, "Introspect the current API token and its
+#: accessible workspaces"); a workspace token has exactly one (docs integrations/api.md)
+TOKEN_WORKSPACES = """
+query TokenWorkspaces { apiToken { workspaces { id name } } }"""
 PROJECT_SERVICES = """
 query ProjectServices($id: String!, $first: Int, $after: String) {
   project(id: $id) {
@@ -143,6 +147,7 @@ ALL: dict[str, str] = {
     "ProjectGet": PROJECT_GET,
     "Projects": PROJECTS,
     "ProjectServices": PROJECT_SERVICES,
+    "TokenWorkspaces": TOKEN_WORKSPACES,
     "Environments": ENVIRONMENTS,
     "EnvironmentCreate": ENVIRONMENT_CREATE,
     "EnvironmentDelete": ENVIRONMENT_DELETE,

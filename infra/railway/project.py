@@ -9,7 +9,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from infra.railway import operations as ops
-from infra.railway.client import RailwayClient
+from infra.railway.client import RailwayClient, RailwayError
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
 from infra.railway.provider import RailwayProvider, all_nodes
 
@@ -24,14 +24,34 @@ PROJECT_FIELDS = ResourceFields(
 )
 
 
+def token_workspace(client: RailwayClient) -> str | None:
+    """The workspace to use when the stack names none: the token's only one, or personal when it has none.
+
+    A workspace token "cannot be used to access your personal resources" (docs integrations/api.md), so
+    looking among personal projects with it would miss the stack's project and create it again.
+    """
+    workspaces = client.execute(ops.TOKEN_WORKSPACES)["apiToken"]["workspaces"]
+    if len(workspaces) == 1:
+        return str(workspaces[0]["id"])
+    if len(workspaces) > 1:
+        listed = ", ".join(f"{w['name']} ({w['id']})" for w in workspaces)
+        raise RailwayError(
+            "TokenWorkspaces",
+            f"the token can act in several workspaces ({listed}): choose one with "
+            "`pulumi config set --path 'llmstack:railway.workspace_id' <id>`",
+        )
+    return None
+
+
 class ProjectProvider(RailwayProvider):
     fields = PROJECT_FIELDS
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
+        workspace_id = props.get("workspace_id") or token_workspace(client)
         # without workspaceId, `projects` lists only personal projects (docs integrations/api/manage-projects.md):
         # a team workspace's project would be missed and created twice; and every page is read
-        listing = all_nodes(client, ops.PROJECTS, {"workspaceId": props.get("workspace_id")}, ("projects",))
+        listing = all_nodes(client, ops.PROJECTS, {"workspaceId": workspace_id}, ("projects",))
         existing = [p for p in listing if p["name"] == props["name"] and not p.get("deletedAt")]
         if existing:
             project_id = existing[0]["id"]
@@ -41,7 +61,7 @@ class ProjectProvider(RailwayProvider):
                 {
                     "input": {
                         "name": props["name"],
-                        "workspaceId": props.get("workspace_id"),
+                        "workspaceId": workspace_id,
                         # only honoured at create (research/railway.md §2.1)
                         "defaultEnvironmentName": props["default_environment"],
                         "isPublic": False,

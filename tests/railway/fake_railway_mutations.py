@@ -15,6 +15,7 @@ from tests.railway.fake_railway_state import SETTINGS, RailwayData
 
 class RailwayState(RailwayData):
     def projectCreate(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        self._no_personal_with_a_workspace_token(input.get("workspaceId"))
         pid = self.new_id()
         self.db_projects[pid] = {
             "id": pid,

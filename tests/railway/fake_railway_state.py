@@ -65,6 +65,11 @@ class RailwayData:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_times: list[float] = []
         self.faults: list[Fault] = []
+        #: the workspaces the token can act in (apiToken.workspaces); none: an account without a team
+        self.token_workspaces: list[dict[str, str]] = []
+        #: the token is a workspace token: it "cannot be used to access your personal resources"
+        #: (docs integrations/api.md, "Account tokens and workspace tokens")
+        self.workspace_token = False
         self._counter = itertools.count(1)
 
     def new_id(self) -> str:
@@ -141,12 +146,20 @@ class RailwayData:
         return [e["id"] for e in self.db_environments.values() if e["projectId"] == project_id]
 
     # -- Query ---------------------------------------------------------------------------------------------
+    def apiToken(self, info: Any) -> dict[str, Any]:
+        return {"workspaces": list(self.token_workspaces)}
+
     def projects(self, info: Any, workspaceId: str | None = None, **kw: Any) -> dict[str, Any]:
+        self._no_personal_with_a_workspace_token(workspaceId)
         # without workspaceId only personal projects are listed (docs integrations/api/manage-projects.md)
         found = [
             self._project_view(p) for p in self.db_projects.values() if p.get("workspaceId") == workspaceId
         ]
         return self._page(found, kw.get("first"), kw.get("after"))
+
+    def _no_personal_with_a_workspace_token(self, workspace_id: str | None) -> None:
+        if self.workspace_token and workspace_id is None:
+            raise GraphQLError("Not Authorized")
 
     def project(self, info: Any, id: str) -> dict[str, Any]:
         if id not in self.db_projects:

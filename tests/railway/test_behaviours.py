@@ -345,3 +345,26 @@ def test_polling_slows_down_so_a_long_build_costs_few_calls(railway: FakeRailway
         )
     assert waits[:3] == [5, 7.5, 11.25] and max(waits) == 30
     assert len(waits) <= 14, "five minutes of BUILDING cost at most 15 status calls, not 60"
+
+
+def test_a_workspace_token_finds_and_creates_the_project_in_its_workspace(railway: FakeRailway) -> None:
+    railway.state.workspace_token = True
+    railway.state.token_workspaces = [{"id": "team-1", "name": "acme"}]
+    props = {
+        "name": "llmstack-dev",
+        "default_environment": "dev",
+        "workspace_id": None,
+        "api_url": railway.url,
+    }
+    first = ProjectProvider().create(props)
+    assert railway.state.db_projects[str(first.id)]["workspaceId"] == "team-1"
+    again = ProjectProvider().create(props)  # a re-run after a half-failed up
+    assert again.id == first.id and len(railway.state.db_projects) == 1
+
+
+def test_a_token_with_several_workspaces_must_be_told_which(railway: FakeRailway) -> None:
+    railway.state.token_workspaces = [{"id": "w1", "name": "acme"}, {"id": "w2", "name": "personal"}]
+    props = {"name": "llmstack-dev", "default_environment": "dev", "api_url": railway.url}
+    with pytest.raises(Exception, match=r"several workspaces \(acme \(w1\), personal \(w2\)\).*workspace_id"):
+        ProjectProvider().create(props)
+    assert railway.state.db_projects == {}
