@@ -144,12 +144,17 @@ def _tool_call(tools: list[dict[str, Any]], wanted: str | None) -> ToolCall | No
 
 def prompt_text(payload: dict[str, Any], provider: str) -> str:
     """The text a request sends, whatever its shape (chat messages, a completion prompt, Responses input, Gemini)."""
-    if provider == "gemini":
-        parts = [p.get("text", "") for c in payload.get("contents", []) for p in c.get("parts", [])]
-        return " ".join(str(p) for p in parts)
+    if provider == "gemini":  # the system instruction is billed input too (LiteLLM sends system_instruction)
+        system = payload.get("systemInstruction") or payload.get("system_instruction") or {}
+        contents = [system, *payload.get("contents", [])]
+        parts = [p.get("text", "") for c in contents for p in c.get("parts", [])]
+        return " ".join(str(p) for p in parts if p)
     chunks: list[str] = []
-    if isinstance(payload.get("system"), str):  # Anthropic's top-level system prompt
-        chunks.append(payload["system"])
+    system = payload.get("system")  # Anthropic's top-level system prompt: a string or a list of text blocks
+    if isinstance(system, str):
+        chunks.append(system)
+    elif isinstance(system, list):
+        chunks.extend(str(block.get("text", "")) for block in system if isinstance(block, dict))
     if "prompt" in payload:  # OpenAI /v1/completions: a string or a list of strings
         prompt = payload["prompt"]
         chunks.extend(prompt if isinstance(prompt, list) else [prompt])

@@ -114,3 +114,11 @@ def test_a_forced_tool_answers_with_the_named_tool_use_only(client: anthropic.An
         final = stream.get_final_message()
     assert [block.type for block in final.content] == ["tool_use"]
     assert final.content[0].type == "tool_use" and final.content[0].name == "get_time"
+
+
+def test_a_system_prompt_as_blocks_counts_too(client: anthropic.Anthropic) -> None:
+    system: Any = [{"type": "text", "text": "y" * 20}]
+    message = client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=6, system=system, messages=MESSAGES
+    )
+    assert message.usage.input_tokens == PROMPT_TOKENS + 5

@@ -109,3 +109,9 @@ def test_candidate_count_answers_and_bills_every_candidate(simulator: ProviderSi
         assert "".join(texts) == TEXT
     assert events[-1]["usageMetadata"]["totalTokenCount"] == PROMPT_TOKENS + 10
     assert simulator.requests()[-1].deltas_sent == 10
+
+
+def test_the_system_instruction_is_billed_input(simulator: ProviderSimulator) -> None:
+    body = {**BODY, "system_instruction": {"parts": [{"text": "y" * 20}]}}
+    answer = httpx.post(url(simulator, "generateContent"), json=body).json()
+    assert answer["usageMetadata"]["promptTokenCount"] == PROMPT_TOKENS + 5
