@@ -8,8 +8,7 @@ import sys
 from types import ModuleType
 
 import pytest
-from pydantic import AliasChoices, AliasPath
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from infra.dryrun import run_program, stack_config, unwrap
 from tests.conftest import ROOT, STACKS
@@ -31,26 +30,14 @@ def bot_settings_module() -> ModuleType:
 
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
-    """The environment names pydantic-settings reads each field from, lower-cased when it ignores case.
-
-    As pydantic-settings' EnvSettingsSource does: a field's ``validation_alias`` (a string or each string
-    choice of ``AliasChoices``) replaces ``env_prefix + field name``; ``case_sensitive=False`` compares
-    lower-cased names.
-    """
-    config = settings.model_config
-    prefix = str(config.get("env_prefix") or "")
-    names: set[str] = set()
-    for name, field in settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            names.add(alias)
-        elif isinstance(alias, AliasChoices):
-            names |= {choice for choice in alias.choices if isinstance(choice, str)}
-        elif isinstance(alias, AliasPath):
-            names.add(str(alias.path[0]))
-        else:
-            names.add(f"{prefix}{name}")
-    return names if config.get("case_sensitive") else {n.lower() for n in names}
+    """The environment names pydantic-settings reads the fields from, exactly as its EnvSettingsSource derives
+    them (prefix, ``validation_alias`` and each ``AliasChoices`` choice, lower-cased unless case-sensitive)."""
+    source = EnvSettingsSource(settings)
+    return {
+        env_name
+        for name, field in settings.model_fields.items()
+        for _key, env_name, _complex in source._extract_field_info(field, name)
+    }
 
 
 def unknown_to(settings: type[BaseSettings], variables: set[str]) -> list[str]:
@@ -88,9 +75,9 @@ def test_a_misspelt_variable_is_found(settings: type[BaseSettings], bot_variable
 
 
 def test_names_compare_as_pydantic_settings_does(settings: type[BaseSettings]) -> None:
-    # case-insensitive settings: a lower-case name is the same variable; a prefix-less alias choice counts
-    assert unknown_to(settings, {"telegram_bot_token", "Port"}) == []
+    # case-insensitive settings: any case is the same variable; every choice of an alias counts
     assert settings.model_config.get("case_sensitive") is False
+    assert unknown_to(settings, {"telegram_bot_token", "Port", "SHUTDOWN_TIMEOUT_S"}) == []
 
 
 def test_what_the_bot_needs_on_railway_is_set(bot_variables: set[str]) -> None:
