@@ -1,11 +1,10 @@
 """The catalog: typed models, loading with source locations, and findings. Imports nothing else of ours."""
 
 from infra.catalog.deploy import DeploySettings
-from infra.catalog.findings import Finding, InvalidStackError, Location, Severity
+from infra.catalog.findings import PROJECT, Finding, InvalidStackError, Location, Severity
 from infra.catalog.loader import (
     CATALOG_NAME,
     DEFAULT_STACKS_DIR,
-    PROJECT,
     LoadResult,
     StackSpec,
     build_spec,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+#: the Pulumi project, and so the namespace of a stack file's settings (``llmstack:<key>``) findings point at
+PROJECT = "llmstack"
+
 
 class Severity(enum.StrEnum):
     ERROR = "error"

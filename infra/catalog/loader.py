@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from infra.catalog.deploy import OVERLAY_SECTIONS, STACK_KEYS, DeploySettings
-from infra.catalog.findings import Finding, Location, Severity
+from infra.catalog.enabled import narrow_to_enabled
+from infra.catalog.findings import PROJECT, Finding, Location, Severity
 from infra.catalog.models import Catalog
+from infra.catalog.validation import suggest, validation_findings
 from infra.catalog.yamlsource import Path, YamlDocument, YamlSyntaxError, dotted, parse_yaml
 
-PROJECT = "llmstack"
 DEFAULT_STACKS_DIR = FsPath("stacks")
 CATALOG_NAME = "catalog.yaml"
 
@@ -222,7 +221,7 @@ def build_spec(
                     Severity.ERROR,
                     "unknown-key",
                     stack_loc(key),
-                    f"unknown stack setting '{PROJECT}:{key}'{_suggest(key, STACK_KEYS)}",
+                    f"unknown stack setting '{PROJECT}:{key}'{suggest(key, STACK_KEYS)}",
                     f"use one of: {', '.join(PROJECT + ':' + k for k in STACK_KEYS)}",
                 )
             )
@@ -269,7 +268,7 @@ def build_spec(
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
-        findings.extend(_validation_findings(exc, Catalog, sources.locate, ()))
+        findings.extend(validation_findings(exc, Catalog, sources.locate, ()))
         findings.extend(inherited_only(default_findings, findings))
         return LoadResult(stack, None, findings)
     findings.extend(inherited_only(default_findings, findings))
@@ -278,7 +277,7 @@ def build_spec(
     try:
         deploy = DeploySettings.model_validate(deploy_raw)
     except ValidationError as exc:
-        findings.extend(_validation_findings(exc, DeploySettings, lambda p: stack_loc(str(p[0]), *p[1:]), ()))
+        findings.extend(validation_findings(exc, DeploySettings, lambda p: stack_loc(str(p[0]), *p[1:]), ()))
         return LoadResult(stack, None, findings)
 
     secrets = ours.get("secrets", {})
@@ -296,7 +295,7 @@ def build_spec(
             )
         )
 
-    catalog, disabled, notes, enable_findings = _narrow_to_enabled(
+    catalog, disabled, notes, enable_findings = narrow_to_enabled(
         catalog, ours.get("enabled_models"), stack_loc
     )
     findings.extend(enable_findings)
@@ -321,7 +320,7 @@ def validate_catalog_defaults(catalog_doc: YamlDocument) -> tuple[Catalog | None
     try:
         return Catalog.model_validate(copy.deepcopy(catalog_doc.data)), []
     except ValidationError as exc:
-        return None, _validation_findings(exc, Catalog, sources.locate, ())
+        return None, validation_findings(exc, Catalog, sources.locate, ())
 
 
 INHERITED_NOTE = (
@@ -362,230 +361,6 @@ def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, A
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _narrow_to_enabled(
-    catalog: Catalog,
-    enabled: Any,
-    stack_loc: typing.Callable[..., Location],
-) -> tuple[Catalog, tuple[str, ...], list[Finding], list[Finding]]:
-    if enabled is None:
-        return catalog, (), [], []
-    findings: list[Finding] = []
-    if not isinstance(enabled, list) or not all(isinstance(g, str) for g in enabled):
-        findings.append(
-            Finding(
-                Severity.ERROR,
-                "wrong-type",
-                stack_loc("enabled_models"),
-                f"'{PROJECT}:enabled_models' must be a list of model group names",
-                f"write e.g. {PROJECT}:enabled_models: [claude-sonnet, gemini-flash]",
-            )
-        )
-        return catalog, (), [], findings
-    for i, group in enumerate(enabled):
-        if group not in catalog.models:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "unknown-group",
-                    stack_loc("enabled_models", i),
-                    f"'{group}' is not a model group of the catalog{_suggest(group, catalog.models)}",
-                    f"use one of: {', '.join(catalog.models)}",
-                )
-            )
-    if findings:
-        return catalog, (), [], findings
-    keep = set(enabled)
-    disabled = tuple(g for g in catalog.models if g not in keep)
-    notes: list[Finding] = []
-
-    def narrow(kind: str, table: dict[str, list[str]]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for source, targets in table.items():
-            if source not in keep:
-                continue
-            dropped = [t for t in targets if t not in keep and t in catalog.models]
-            for target in dropped:
-                notes.append(
-                    Finding(
-                        Severity.INFO,
-                        "fallback-dropped",
-                        stack_loc("enabled_models"),
-                        f"{kind} {source} -> {target} is dropped: '{target}' is not enabled in this stack",
-                        f"enable '{target}' here if {source} should still fall back to it",
-                        subject=source,
-                    )
-                )
-            out[source] = [t for t in targets if t in keep or t not in catalog.models]
-        return out
-
-    for route, group in catalog.routes.items():
-        if group not in keep:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "route-disabled",
-                    stack_loc("enabled_models"),
-                    f"route '{route}' points at '{group}', which this stack does not enable",
-                    f"add '{group}' to {PROJECT}:enabled_models, or point the route elsewhere with "
-                    f"{PROJECT}:routes: {{{route}: <enabled group>}}",
-                    subject=route,
-                )
-            )
-    narrowed = catalog.model_copy(
-        update={
-            "models": {g: m for g, m in catalog.models.items() if g in keep},
-            "fallbacks": narrow("fallback", catalog.fallbacks),
-            "context_window_fallbacks": narrow("context-window fallback", catalog.context_window_fallbacks),
-            "content_policy_fallbacks": narrow("content-policy fallback", catalog.content_policy_fallbacks),
-        }
-    )
-    return narrowed, disabled, notes, findings
-
-
-# --- pydantic errors as findings -------------------------------------------------------------------------
-
-
-def _validation_findings(
-    exc: ValidationError,
-    model: type[BaseModel],
-    locate: typing.Callable[[Path], Location],
-    prefix: Path,
-) -> list[Finding]:
-    out: list[Finding] = []
-    for error in exc.errors():
-        loc: Path = (*prefix, *(p for p in error["loc"] if not str(p).startswith("function-")))
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            known = _fields_at(model, loc[:-1])
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "unknown-key",
-                    locate(loc),
-                    f"unknown key '{key}'{_suggest(key, known)}",
-                    f"remove it or use one of: {', '.join(known)}" if known else "remove it",
-                )
-            )
-        elif kind == "missing" and loc[-1] == "price_per_mtok":
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "unpriced-model",
-                    locate(loc[:-1]),
-                    f"'{loc[-2]}' has no price: LiteLLM would record its spend as $0 and no budget could stop it",
-                    f"add price_per_mtok: {{input: <USD>, output: <USD>}} under {dotted(loc[:-1])}",
-                    subject=str(loc[-2]),
-                )
-            )
-        elif kind == "missing":
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "missing-key",
-                    locate(loc[:-1]),
-                    f"required key '{loc[-1]}' is missing",
-                    f"add '{loc[-1]}' under {dotted(loc[:-1]) or 'the top level'}",
-                )
-            )
-        elif kind == "string_pattern_mismatch":
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "unsafe-name",
-                    locate(loc),
-                    f"{error['input']!r} is not a safe name here (must match {error['ctx']['pattern']})",
-                    "use lower-case letters, digits and single '-', '_' or '.' between them",
-                )
-            )
-        elif kind == "literal_error":
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "invalid-value",
-                    locate(loc),
-                    f"{error['input']!r} is not allowed here: {error['msg'].lower()}",
-                    f"use {error['ctx']['expected']}",
-                )
-            )
-        else:
-            value = error.get("input")
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "wrong-type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid-value",
-                    locate(loc),
-                    f"{error['msg']} (got {value!r})"
-                    if not isinstance(value, (dict, list))
-                    else error["msg"],
-                    _type_fix(model, loc),
-                )
-            )
-    return out
-
-
-def _type_fix(model: type[BaseModel], loc: Path) -> str:
-    annotation = _annotation_at(model, loc)
-    if annotation is None:
-        return "see the catalog reference in the README"
-    return f"give a value of type {_describe(annotation)}"
-
-
-def _describe(annotation: Any) -> str:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _describe(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(annotation))
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if origin in (list, dict):
-        return f"{origin.__name__}[{', '.join(_describe(a) for a in typing.get_args(annotation))}]"
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def _annotation_at(model: type[BaseModel], loc: Path) -> Any:
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            if info is None:
-                return None
-            current = info.annotation
-        elif typing.get_origin(current) in (dict, list):
-            current = typing.get_args(current)[-1]
-        else:
-            return None
-    return current
-
-
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
-                return annotation
-            annotation = args[0]
-        else:
-            return annotation
-
-
-def _fields_at(model: type[BaseModel], loc: Path) -> list[str]:
-    target = _unwrap(_annotation_at(model, loc) if loc else model)
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        return list(target.model_fields)
-    return []
-
-
-def _suggest(word: str, candidates: typing.Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def _missing(file: str, what: str, fix: str) -> Finding:
