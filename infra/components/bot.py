@@ -93,6 +93,7 @@ class Bot(pulumi.ComponentResource):
                 api_url=args.api_url,
                 deploy_after=(args.database.app.deployment, *args.deploy_after),
                 deploy_timeout_s=spec.deploy.services.deploy_timeout_s,
+                referenced={"database_password": args.database.password},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

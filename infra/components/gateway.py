@@ -108,6 +108,7 @@ class Gateway(pulumi.ComponentResource):
                 # Redis must be deployed, not only declared: the gateway's readiness asks it
                 deploy_after=(args.cache.app.deployment,),
                 deploy_timeout_s=spec.deploy.services.deploy_timeout_s,
+                referenced={"redis_password": args.cache.password},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

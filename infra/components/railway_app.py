@@ -36,6 +36,9 @@ class RailwayAppArgs:
     deploy_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
     #: how long `up` waits for the deployment to reach SUCCESS
     deploy_timeout_s: float = DEFAULT_TIMEOUT_S
+    #: what this service's reference variables resolve to (another service's password): Railway resolves
+    #: ``${{service.VAR}}`` only when it deploys, so a change to these must redeploy this service too
+    referenced: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class RailwayApp(pulumi.ComponentResource):
@@ -95,7 +98,10 @@ class RailwayApp(pulumi.ComponentResource):
             ready.append(self.domain)
         # one fingerprint of everything that should redeploy: a change to any of them deploys exactly once
         revision = pulumi.Output.all(
-            source=dict(args.source), settings=dict(args.settings), variables=dict(args.variables)
+            source=dict(args.source),
+            settings=dict(args.settings),
+            variables=dict(args.variables),
+            referenced=dict(args.referenced),
         ).apply(_fingerprint)
         self.deployment = Deployment(
             f"{name}-deployment",

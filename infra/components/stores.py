@@ -46,6 +46,8 @@ class Database(pulumi.ComponentResource):
         super().__init__("llmstack:railway:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
+        #: what consumers' references resolve to: a new one must redeploy them (RailwayAppArgs.referenced)
+        self.password: pulumi.Output[str] = password.result
         self.app = RailwayApp(
             f"{name}-app",
             RailwayAppArgs(
@@ -86,6 +88,8 @@ class Cache(pulumi.ComponentResource):
         super().__init__("llmstack:railway:Cache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
+        #: what consumers' references resolve to: a new one must redeploy them (RailwayAppArgs.referenced)
+        self.password: pulumi.Output[str] = password.result
         self.app = RailwayApp(
             f"{name}-app",
             RailwayAppArgs(

@@ -212,6 +212,9 @@ def test_each_service_deploys_after_what_it_needs_and_serves_before_what_needs_i
         own |= {r.name for r in result.registrations if r.name in (f"{app}-volume", f"{app}-domain")}
         assert own <= waits_for(f"{app}-deployment"), app
     assert "redis-app-deployment" in waits_for("gateway-app-deployment")
+    # Railway resolves ${{redis.REDIS_PASSWORD}} when the gateway deploys: a new password redeploys it
+    assert "redis-password" in waits_for("gateway-app-deployment")
+    assert "postgres-password" in waits_for("bot-app-deployment")
     assert "gateway-app-deployment" in waits_for("gateway-serving")
     # the bot starts once the gateway serves, and its database is deployed
     assert {"gateway-serving", "postgres-app-deployment"} <= waits_for("bot-app-deployment")
