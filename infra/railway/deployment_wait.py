@@ -18,6 +18,9 @@ from infra.railway import operations as ops
 from infra.railway.client import RailwayClient, RailwayError
 
 SUCCESS = "SUCCESS"
+#: a deployment that went SUCCESS and then slept (serverless, ``sleepApplication``) also served: docs
+#: manage-deployments.md, "SLEEPING: Deployment is sleeping (inactive)"
+SERVED = (SUCCESS, "SLEEPING")
 #: statuses after which this deployment will never serve: it failed to build or start, crashed, or was
 #: removed (replaced by a newer one, or by hand) or skipped
 FAILED_STATUSES = ("FAILED", "CRASHED", "REMOVED", "REMOVING", "SKIPPED")
@@ -67,7 +70,7 @@ def wait_for_success(
     while True:
         found = client.execute(ops.DEPLOYMENT_STATUS, {"id": deployment_id}, retry_not_found=True)
         status = str(found["deployment"]["status"])
-        if status == SUCCESS:
+        if status in SERVED:
             return status
         if status in FAILED_STATUSES:
             raise DeploymentError(

@@ -368,3 +368,12 @@ def test_a_token_with_several_workspaces_must_be_told_which(railway: FakeRailway
     with pytest.raises(Exception, match=r"several workspaces \(acme \(w1\), personal \(w2\)\).*workspace_id"):
         ProjectProvider().create(props)
     assert railway.state.db_projects == {}
+
+
+def test_a_deployment_that_served_and_then_slept_counts_as_served(slow_railway: FakeRailway) -> None:
+    fake = slow_railway
+    pid, env_id = project_env(fake)
+    gateway = create_service(fake, pid, env_id, "gateway")
+    fake.state.book.outcomes["gateway"] = [("SLEEPING", [])]
+    outs = DeploymentProvider().create(deployment_props(fake, gateway, "r1")).outs or {}
+    assert outs["status"] == "SLEEPING"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.railway import operations as ops
-from infra.railway.client import RailwayClient, RailwayError, RetryPolicy
+from infra.railway.client import RailwayClient, RailwayError, RetryPolicy, identified_url
 from tests.railway.fake_railway import FakeRailway, Fault
 
 
@@ -90,3 +90,14 @@ def test_every_request_the_fake_saw_was_valid(railway: FakeRailway) -> None:
     api.execute(ops.PROJECT_CREATE, {"input": {"name": "p", "defaultEnvironmentName": "dev"}})
     assert railway.rejected == []
     assert railway.state.operations() == ["ProjectCreate"]
+
+
+def test_the_source_is_added_to_the_url_once() -> None:
+    assert identified_url("https://backboard.railway.com/graphql/v2") == (
+        "https://backboard.railway.com/graphql/v2?source=llmstack"
+    )
+    assert (
+        identified_url("http://127.0.0.1:5/graphql/v2?x=1")
+        == "http://127.0.0.1:5/graphql/v2?x=1&source=llmstack"
+    )
+    assert identified_url("http://h/graphql/v2?source=mine") == "http://h/graphql/v2?source=mine"
