@@ -169,3 +169,25 @@ def test_stream_error_breaks_each_format_the_way_its_sdk_reports(simulator: Prov
 def test_stream_error_on_a_plain_request_is_a_500(simulator: ProviderSimulator) -> None:
     simulator.set("openai", Behavior(mode="stream_error"))
     assert httpx.post(chat_url(simulator), json={**CHAT, "stream": False}).status_code == 500
+
+
+def test_an_unknown_path_or_bad_json_is_refused_by_name(simulator: ProviderSimulator) -> None:
+    missing = httpx.post(f"{simulator.url}/openai/v1/embeddings", json={})
+    assert (
+        missing.status_code == 404
+        and missing.json()["error"]["message"] == "no such endpoint: /openai/v1/embeddings"
+    )
+    broken = httpx.post(chat_url(simulator), content=b"{not json")
+    assert broken.status_code == 400 and broken.json()["error"]["message"] == "invalid JSON"
+    assert simulator.requests() == []  # neither reached a simulated provider
+
+
+def test_the_call_log_is_served_over_http(simulator: ProviderSimulator) -> None:
+    httpx.post(chat_url(simulator), json={**CHAT, "stream": False, "n": 2})
+    (logged,) = httpx.get(f"{simulator.url}/_control/log").json()
+    assert (logged["provider"], logged["endpoint"], logged["choices"], logged["finished"]) == (
+        "openai",
+        "chat",
+        2,
+        True,
+    )
