@@ -8,6 +8,7 @@ page without a workspace, and sent ``RAILWAY_TOKEN`` as Bearer.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -158,8 +159,9 @@ def test_a_replaced_deployment_is_reported_removed(slow_railway: FakeRailway) ->
 
     first = threading.Thread(target=deploy)
     first.start()
-    while not fake.state.book.all:
-        pass
+    deadline = time.monotonic() + 10
+    while not fake.state.book.all and time.monotonic() < deadline:
+        time.sleep(0.005)
     fake.state.serviceInstanceDeployV2(None, gateway["service_id"], env_id)  # someone redeploys meanwhile
     first.join(timeout=10)
     assert [str(e).split("\n")[0].endswith("ended REMOVED.") for e in errors] == [True]
