@@ -23,6 +23,7 @@ for the deployment that served and names it in ``x-llmstack-dropped-params``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,13 +68,18 @@ def sent_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def supported_parameters(model: str, provider: str) -> frozenset[str]:
+    """LiteLLM's list for one deployment: fixed for a pinned LiteLLM, so looked up once per model."""
+    return frozenset(get_supported_openai_params(model=model, custom_llm_provider=provider) or [])
+
+
 def dropped_parameters(
     sent: Mapping[str, Any], body: Mapping[str, Any], model: str, provider: str
 ) -> list[str]:
     """What LiteLLM drops for this deployment: ``_check_valid_arg`` in ``get_optional_params``, plus the names a
     client asks to drop itself (``additional_drop_params``, ``_should_drop_param``)."""
-    supported = set(get_supported_openai_params(model=model, custom_llm_provider=provider) or [])
-    supported.update(body.get("allowed_openai_params") or [])
+    supported = supported_parameters(model, provider) | set(body.get("allowed_openai_params") or [])
     asked = set(body.get("additional_drop_params") or [])
     dropped = set()
     for name, value in sent.items():
