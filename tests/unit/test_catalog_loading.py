@@ -240,3 +240,14 @@ def test_a_problem_in_the_merged_stack_and_the_catalog_is_reported_once(ws: Stac
     ws.config = {"llmstack:gateway": {"workers": 2}}  # overlays a section, but not the budget
     finding = one(ws.findings(), "budget-invalid")
     assert INHERITED not in finding.message
+
+
+def test_an_in_memory_counter_in_the_catalog_is_an_error_although_every_stack_says_redis(
+    ws: StackWorkspace,
+) -> None:
+    ws.catalog["gateway"]["shared_state"] = "none"
+    ws.config = {"llmstack:gateway": {"shared_state": "redis"}}
+    finding = one(ws.findings(), "counter-not-durable")
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "gateway.shared_state"
+    assert INHERITED in finding.message
