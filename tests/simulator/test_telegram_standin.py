@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -29,72 +29,72 @@ TOKEN = "123456789:" + "S" * 35
 T = TypeVar("T")
 
 
+class Api:
+    """The stand-in with one aiogram Bot on one event loop, shared by the module: aiogram's session close
+    sleeps 0.25 s, so a client per test would cost more than the tests."""
+
+    def __init__(self, fake: FakeTelegram, runner: asyncio.Runner, bot: Bot) -> None:
+        self.fake, self.runner, self.bot = fake, runner, bot
+
+    def call(self, call: Callable[[Bot], Coroutine[Any, Any, T]]) -> T:
+        return self.runner.run(call(self.bot))
+
+    def send(self, chat_id: int, text: str, **kwargs: Any) -> Any:
+        return self.call(lambda bot: bot.send_message(chat_id, text, **kwargs))
+
+
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeTelegram, asyncio.Runner, Bot]]:
-    # one server, loop and client for the module: aiogram's session close sleeps 0.25 s
+def shared() -> Iterator[Api]:
     fake = FakeTelegram(TOKEN)
     with fake.running(), asyncio.Runner() as runner:
         bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.api_base)))
-        yield fake, runner, bot
+        yield Api(fake, runner, bot)
         runner.run(bot.session.close())
 
 
 @pytest.fixture
-def telegram(served: tuple[FakeTelegram, asyncio.Runner, Bot]) -> FakeTelegram:
-    served[0].reset()
-    return served[0]
+def api(shared: Api) -> Api:
+    shared.fake.reset()
+    return shared
 
 
-_served: dict[str, tuple[FakeTelegram, asyncio.Runner, Bot]] = {}
+@pytest.fixture
+def telegram(api: Api) -> FakeTelegram:
+    return api.fake
 
 
-@pytest.fixture(autouse=True)
-def _current(served: tuple[FakeTelegram, asyncio.Runner, Bot]) -> None:
-    _served["now"] = served
-
-
-def with_bot(telegram: FakeTelegram, call: Callable[[Bot], Awaitable[T]]) -> T:
-    fake, runner, bot = _served["now"]
-    assert fake is telegram
-    return runner.run(call(bot))
-
-
-def send(telegram: FakeTelegram, chat_id: int, text: str, **kwargs: Any) -> Any:
-    return with_bot(telegram, lambda bot: bot.send_message(chat_id, text, **kwargs))
-
-
-def test_429_on_the_kth_call_carries_retry_after(telegram: FakeTelegram) -> None:
+def test_429_on_the_kth_call_carries_retry_after(api: Api, telegram: FakeTelegram) -> None:
     telegram.fail("sendMessage", status=429, retry_after=2, after=1)
-    send(telegram, 1001, "part 1")
+    api.send(1001, "part 1")
     with pytest.raises(TelegramRetryAfter) as caught:
-        send(telegram, 1001, "part 2")
+        api.send(1001, "part 2")
     assert caught.value.retry_after == 2
     assert "Too Many Requests: retry after 2" in str(caught.value)
     assert [m["text"] for m in telegram.delivered(1001)] == ["part 1"]
     assert len(telegram.sent(1001)) == 2
 
 
-def test_repeating_before_retry_after_meets_flood_control_again(telegram: FakeTelegram) -> None:
+def test_repeating_before_retry_after_meets_flood_control_again(api: Api, telegram: FakeTelegram) -> None:
     telegram.fail("sendMessage", status=429, retry_after=1)
     with pytest.raises(TelegramRetryAfter):
-        send(telegram, 1001, "one")
+        api.send(1001, "one")
     with pytest.raises(TelegramRetryAfter) as caught:
-        send(telegram, 1001, "one")  # too soon
+        api.send(1001, "one")  # too soon
     assert caught.value.retry_after == 1
     assert len(telegram.early_retries) == 1
     time.sleep(1.05)
-    send(telegram, 1001, "one")
+    api.send(1001, "one")
     assert [m["text"] for m in telegram.delivered()] == ["one"]
     assert len(telegram.early_retries) == 1
 
 
-def test_a_fault_for_one_chat_leaves_the_others_alone(telegram: FakeTelegram) -> None:
+def test_a_fault_for_one_chat_leaves_the_others_alone(api: Api, telegram: FakeTelegram) -> None:
     telegram.fail("sendMessage", status=500, chat_id=1002, times=None)
-    send(telegram, 1001, "fine")
+    api.send(1001, "fine")
     with pytest.raises(TelegramServerError, match="Internal Server Error"):
-        send(telegram, 1002, "broken")
+        api.send(1002, "broken")
     with pytest.raises(TelegramServerError):
-        send(telegram, 1002, "still broken")
+        api.send(1002, "still broken")
 
 
 @pytest.mark.parametrize(
@@ -106,37 +106,37 @@ def test_a_fault_for_one_chat_leaves_the_others_alone(telegram: FakeTelegram) ->
     ],
 )
 def test_a_blocked_chat_is_403_for_every_method(
-    telegram: FakeTelegram, reason: Any, description: str
+    api: Api, telegram: FakeTelegram, reason: Any, description: str
 ) -> None:
     telegram.block(1001, reason=reason)
     with pytest.raises(TelegramForbiddenError, match=description):
-        send(telegram, 1001, "hello?")
+        api.send(1001, "hello?")
     with pytest.raises(TelegramForbiddenError, match=description):
-        with_bot(telegram, lambda bot: bot.send_chat_action(1001, "typing"))
-    send(telegram, 1002, "others still reachable")
+        api.call(lambda bot: bot.send_chat_action(1001, "typing"))
+    api.send(1002, "others still reachable")
     telegram.unblock(1001)
-    send(telegram, 1001, "back")
+    api.send(1001, "back")
     assert [m["text"] for m in telegram.delivered(1001)] == ["back"]
 
 
-def test_a_slow_answer_is_slow(telegram: FakeTelegram) -> None:
+def test_a_slow_answer_is_slow(api: Api, telegram: FakeTelegram) -> None:
     telegram.delay("sendChatAction", 0.4)
     started = time.monotonic()
-    with_bot(telegram, lambda bot: bot.send_chat_action(1001, "typing"))
+    api.call(lambda bot: bot.send_chat_action(1001, "typing"))
     assert time.monotonic() - started >= 0.4
     started = time.monotonic()
-    send(telegram, 1001, "not delayed")
+    api.send(1001, "not delayed")
     assert time.monotonic() - started < 0.4
 
 
-def test_length_is_counted_in_utf16_units_after_entity_parsing(telegram: FakeTelegram) -> None:
-    send(telegram, 1001, "\U0001f600" * 2048)  # 4096 units
+def test_length_is_counted_in_utf16_units_after_entity_parsing(api: Api, telegram: FakeTelegram) -> None:
+    api.send(1001, "\U0001f600" * 2048)  # 4096 units
     with pytest.raises(TelegramBadRequest, match="message is too long"):
-        send(telegram, 1001, "\U0001f600" * 2049)  # 4098 units, 2049 code points
+        api.send(1001, "\U0001f600" * 2049)  # 4098 units, 2049 code points
     # tags and references do not count: 4096 units once parsed, though far longer as sent
-    send(telegram, 1001, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
+    api.send(1001, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
     with pytest.raises(TelegramBadRequest, match="message is too long"):
-        send(telegram, 1001, "&amp;" * 4097, parse_mode="HTML")
+        api.send(1001, "&amp;" * 4097, parse_mode="HTML")
 
 
 @pytest.mark.parametrize(
@@ -148,54 +148,50 @@ def test_length_is_counted_in_utf16_units_after_entity_parsing(telegram: FakeTel
         ("<b></b>", "message text is empty"),
     ],
 )
-def test_html_that_telegram_refuses(telegram: FakeTelegram, text: str, description: str) -> None:
+def test_html_that_telegram_refuses(api: Api, telegram: FakeTelegram, text: str, description: str) -> None:
     with pytest.raises(TelegramBadRequest, match=description):
-        send(telegram, 1001, text, parse_mode="HTML")
+        api.send(1001, text, parse_mode="HTML")
     assert telegram.delivered() == []
     assert telegram.rejected[-1][0] == "sendMessage"
 
 
-def test_callback_data_over_64_bytes_is_refused(telegram: FakeTelegram) -> None:
+def test_callback_data_over_64_bytes_is_refused(api: Api, telegram: FakeTelegram) -> None:
     markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="é" * 33)]])
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
-        send(telegram, 1001, "pick", reply_markup=markup)
+        api.send(1001, "pick", reply_markup=markup)
 
 
-def test_get_me_has_a_username(telegram: FakeTelegram) -> None:
-    me = with_bot(telegram, lambda bot: bot.get_me())
+def test_get_me_has_a_username(api: Api, telegram: FakeTelegram) -> None:
+    me = api.call(lambda bot: bot.get_me())
     assert me.is_bot and me.username == "llmstack_test_bot" and me.id == 123456789
 
 
-def test_a_callback_query_is_answered_once(telegram: FakeTelegram) -> None:
-    assert with_bot(telegram, lambda bot: bot.answer_callback_query("q-1", text="Route set"))
+def test_a_callback_query_is_answered_once(api: Api, telegram: FakeTelegram) -> None:
+    assert api.call(lambda bot: bot.answer_callback_query("q-1", text="Route set"))
     with pytest.raises(TelegramBadRequest, match="query is too old"):
-        with_bot(telegram, lambda bot: bot.answer_callback_query("q-1"))
+        api.call(lambda bot: bot.answer_callback_query("q-1"))
     assert telegram.answered_callbacks == ["q-1"]
 
 
-def test_commands_and_chat_actions_are_validated(telegram: FakeTelegram) -> None:
-    assert with_bot(telegram, lambda bot: bot.set_my_commands([BotCommand(command="help", description="h")]))
+def test_commands_and_chat_actions_are_validated(api: Api, telegram: FakeTelegram) -> None:
+    assert api.call(lambda bot: bot.set_my_commands([BotCommand(command="help", description="h")]))
     with pytest.raises(TelegramBadRequest, match="invalid commands"):
-        with_bot(telegram, lambda bot: bot.set_my_commands([BotCommand(command="Help!", description="h")]))
+        api.call(lambda bot: bot.set_my_commands([BotCommand(command="Help!", description="h")]))
     with pytest.raises(TelegramBadRequest, match="wrong parameter action"):
-        with_bot(telegram, lambda bot: bot.send_chat_action(1001, "dancing"))
+        api.call(lambda bot: bot.send_chat_action(1001, "dancing"))
 
 
-def test_edit_message_text(telegram: FakeTelegram) -> None:
-    message = send(telegram, 1001, "draft")
-    with_bot(
-        telegram, lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id)
-    )
+def test_edit_message_text(api: Api, telegram: FakeTelegram) -> None:
+    message = api.send(1001, "draft")
+    api.call(lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id))
     assert [m["text"] for m in telegram.delivered(1001)] == ["final"]
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        with_bot(
-            telegram, lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id)
-        )
+        api.call(lambda bot: bot.edit_message_text("final", chat_id=1001, message_id=message.message_id))
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
-        with_bot(telegram, lambda bot: bot.edit_message_text("x", chat_id=1001, message_id=999))
+        api.call(lambda bot: bot.edit_message_text("x", chat_id=1001, message_id=999))
 
 
-def test_get_file_and_download(telegram: FakeTelegram) -> None:
+def test_get_file_and_download(api: Api, telegram: FakeTelegram) -> None:
     telegram.add_file("photo-1", b"\xff\xd8jpeg bytes", path="photos/file_7.jpg")
 
     async def fetch(bot: Bot) -> tuple[Any, bytes]:
@@ -204,25 +200,25 @@ def test_get_file_and_download(telegram: FakeTelegram) -> None:
         await bot.download_file(str(file.file_path), buffer)
         return file, buffer.getvalue()
 
-    file, content = with_bot(telegram, fetch)
+    file, content = api.call(fetch)
     assert (file.file_path, file.file_size) == ("photos/file_7.jpg", 12)
     assert content == b"\xff\xd8jpeg bytes"
     with pytest.raises(TelegramBadRequest, match="invalid file_id"):
-        with_bot(telegram, lambda bot: bot.get_file("nope"))
+        api.call(lambda bot: bot.get_file("nope"))
     missing = httpx.get(f"{telegram.api_base}/file/bot{TOKEN}/photos/none.jpg")
     wrong_token = httpx.get(f"{telegram.api_base}/file/bot123456789:{'X' * 35}/photos/file_7.jpg")
     assert (missing.status_code, wrong_token.status_code) == (404, 404)
 
 
-def test_a_file_over_20_mb_cannot_be_fetched(telegram: FakeTelegram) -> None:
+def test_a_file_over_20_mb_cannot_be_fetched(api: Api, telegram: FakeTelegram) -> None:
     telegram.add_file("huge", b"x", size=21 * 1024 * 1024)
     with pytest.raises(TelegramBadRequest, match="file is too big"):
-        with_bot(telegram, lambda bot: bot.get_file("huge"))
+        api.call(lambda bot: bot.get_file("huge"))
 
 
-def test_unknown_methods_and_tokens(telegram: FakeTelegram) -> None:
+def test_unknown_methods_and_tokens(api: Api, telegram: FakeTelegram) -> None:
     with pytest.raises(TelegramNotFound, match="Not Found"):
-        with_bot(telegram, lambda bot: bot.get_chat(1001))  # a real method the stand-in does not model
+        api.call(lambda bot: bot.get_chat(1001))  # a real method the stand-in does not model
     wrong = httpx.post(f"{telegram.api_base}/bot123456789:{'X' * 35}/getMe")
     assert wrong.status_code == 401 and wrong.json()["description"] == "Unauthorized"
     # method names are case-insensitive, and GET with a query string works as POST does
