@@ -69,7 +69,8 @@ def main() -> int:
         rps_limit=CLOUDFLARE_PER_S,
     )
     pace = {"LLMSTACK_RAILWAY_RPS": str(DEFAULT_RATE_PER_S), "LLMSTACK_RAILWAY_BURST": str(DEFAULT_BURST)}
-    with fake.running(), provider_host(fake.token, **pace) as host:
+    lifecycle = args.build_s + args.deploy_s
+    with fake.running(), provider_host(fake.token, call_timeout_s=120 + 4 * lifecycle, **pace) as host:
         steps = dev_steps(
             fake.url,
             dev_apps(),
@@ -80,7 +81,6 @@ def main() -> int:
         outs = parallel_up(host, steps)
         wall = time.monotonic() - started
     statuses = sorted({o["status"] for k, o in outs.items() if k.endswith("-deployment")})
-    lifecycle = args.build_s + args.deploy_s
     calls = len(fake.state.calls)
     print(f"dev stack first up against the fake Railway ({len(steps)} resources, deployments {statuses})")
     print(

@@ -29,7 +29,9 @@ URN = "urn:pulumi:dev::llmstack::pulumi-python:dynamic/railway:{kind}::{name}"
 class ProviderHost:
     """A running ``python -m pulumi.dynamic`` and a stub to call it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, *, call_timeout_s: float = 60.0) -> None:
+        #: the deadline of Create / Update / Delete, which wait for deployments
+        self.call_timeout_s = call_timeout_s
         self.process = process
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
@@ -64,7 +66,7 @@ class ProviderHost:
         request = provider_pb2.CreateRequest(
             urn=URN.format(kind=kind, name="x"), properties=self.props(provider, props)
         )
-        response = self.stub.Create(request, timeout=60)
+        response = self.stub.Create(request, timeout=self.call_timeout_s)
         return response.id, self.plain(response.properties)
 
     def diff(
@@ -87,7 +89,7 @@ class ProviderHost:
             olds=self.props(provider, olds),
             news=self.props(provider, news),
         )
-        return self.plain(self.stub.Update(request, timeout=60).properties)
+        return self.plain(self.stub.Update(request, timeout=self.call_timeout_s).properties)
 
     def read(
         self, provider: RailwayProvider, kind: str, id_: str, props: dict[str, Any]
@@ -102,11 +104,13 @@ class ProviderHost:
         request = provider_pb2.DeleteRequest(
             id=id_, urn=URN.format(kind=kind, name="x"), properties=self.props(provider, props)
         )
-        self.stub.Delete(request, timeout=60)
+        self.stub.Delete(request, timeout=self.call_timeout_s)
 
 
 @contextmanager
-def provider_host(token: str, **env_overrides: str) -> Iterator[ProviderHost]:
+def provider_host(
+    token: str, *, call_timeout_s: float = 60.0, **env_overrides: str
+) -> Iterator[ProviderHost]:
     """A provider process configured with ``token`` the way the engine sends it (config, not environment)."""
     env = {
         **os.environ,
@@ -128,7 +132,7 @@ def provider_host(token: str, **env_overrides: str) -> Iterator[ProviderHost]:
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().decode().strip())
-        host = ProviderHost(process, port)
+        host = ProviderHost(process, port, call_timeout_s=call_timeout_s)
         host.configure({"llmstack:railway_token": token})
         yield host
         host.channel.close()
