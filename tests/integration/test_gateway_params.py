@@ -112,3 +112,12 @@ def test_a_streamed_response_carries_the_header(client: openai.OpenAI) -> None:
     )
     assert raw.headers[DROPPED] == "presence_penalty"
     assert "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
+
+
+def test_json_object_through_the_responses_api_on_anthropic(client: openai.OpenAI) -> None:
+    """LiteLLM serves /v1/responses through its chat path, so each deployment attempt meets the same hook."""
+    raw = client.responses.with_raw_response.create(
+        model="claude-sonnet", input="Describe a cat as JSON.", text={"format": {"type": "json_object"}}
+    )
+    assert raw.headers["x-litellm-model-group"] == "claude-sonnet"
+    assert isinstance(json.loads(raw.parse().output_text), dict)
