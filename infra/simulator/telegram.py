@@ -30,51 +30,25 @@ from infra.simulator.loopback import serve
 from infra.simulator.telegram_faults import BlockReason, FaultPlan, error_body, make_fault
 from infra.simulator.telegram_rules import (
     CHAT_ACTIONS,
+    NOT_MODIFIED,
+    QUERY_TOO_OLD,
+    TRUE_METHODS,
     UPDATE_TYPES,
     BadRequestError,
+    chat_for,
+    chat_id_of,
     parse_params,
     validate_commands,
     validate_reply_markup,
     validate_set_webhook,
     validate_text,
 )
+from infra.simulator.telegram_webhook import WebhookDelivery
 
 __all__ = ["UPDATE_TYPES", "BadRequestError", "FakeTelegram", "parse_params"]
 
-TOKEN = re.compile(r"^[0-9]{6,12}:[A-Za-z0-9_-]{20,}$")
 #: getFile: "For the moment, bots can download files of up to 20MB in size."
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
-#: methods the stand-in accepts without modelling them (each answers ``true`` in the docs)
-_TRUE_METHODS = {
-    "deletewebhook",
-    "deletemessage",
-    "deletemycommands",
-    "setmydescription",
-    "setmyshortdescription",
-    "setchatmenubutton",
-    "setmessagereaction",
-}
-_NOT_MODIFIED = (
-    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
-    "the same as a current content and reply markup of the message"
-)
-_QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
-
-
-def _chat_id(params: dict[str, Any]) -> int | None:
-    """``chat_id`` is "Integer or String" (an ``@channelusername``); faults and blocks key on integers."""
-    try:
-        return int(params["chat_id"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _chat(chat_id: int) -> dict[str, Any]:
-    # Chat ids: positive for users, negative for groups, -100... for supergroups and channels
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
-    kind = "supergroup" if str(chat_id).startswith("-100") else "group"
-    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
 
 
 @dataclass
@@ -102,6 +76,8 @@ class FakeTelegram:
     #: callback_query_id values answered, in order
     answered_callbacks: list[str] = field(default_factory=list)
     plan: FaultPlan = field(default_factory=FaultPlan)
+    #: Telegram's deliveries to the bot, once ``deliver_to`` has named where the bot listens
+    delivery: WebhookDelivery | None = None
     _messages: dict[tuple[int | None, int], dict[str, Any]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -173,6 +149,12 @@ class FakeTelegram:
             self.webhook = {}
         self.plan.early_retries.clear()
 
+    def deliver_to(self, target: str, *, attempts: int = 5) -> WebhookDelivery:
+        """Deliver updates to ``target`` as Telegram would to the webhook set with setWebhook (its secret
+        token in the header, non-2xx answers redelivered); getWebhookInfo then reports the pending ones."""
+        self.delivery = WebhookDelivery(target, self.webhook.get("secret_token"), attempts=attempts)
+        return self.delivery
+
     @property
     def early_retries(self) -> list[tuple[str, int | None, float]]:
         """(method, chat, seconds still to wait) of every call made before its ``retry_after`` had passed."""
@@ -184,14 +166,16 @@ class FakeTelegram:
         """Every sendMessage attempt, refused ones included, in order (optionally for one chat)."""
         with self._lock:
             return [
-                p for m, p in self.calls if m == "sendMessage" and (chat_id is None or _chat_id(p) == chat_id)
+                p
+                for m, p in self.calls
+                if m == "sendMessage" and (chat_id is None or chat_id_of(p) == chat_id)
             ]
 
     def delivered(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         """Messages Telegram accepted (sendMessage params plus ``message_id``; edits applied), in order."""
         with self._lock:
             messages = sorted(self._messages.values(), key=lambda m: int(m["message_id"]))
-        return [m for m in messages if chat_id is None or _chat_id(m) == chat_id]
+        return [m for m in messages if chat_id is None or chat_id_of(m) == chat_id]
 
     @property
     def api_base(self) -> str:
@@ -216,7 +200,7 @@ class FakeTelegram:
         pause = self.plan.delay_for(method)
         if pause:
             time.sleep(pause)
-        refused = self.plan.decide(method, _chat_id(params))
+        refused = self.plan.decide(method, chat_id_of(params))
         if refused is not None:
             with self._lock:
                 self.rejected.append((method, str(refused[1]["description"])))
@@ -250,7 +234,12 @@ class FakeTelegram:
             self.webhook = {}
             return True
         if method == "getwebhookinfo":
-            return {"url": self.webhook.get("url", ""), "pending_update_count": 0}
+            pending = self.delivery.info() if self.delivery else {"pending_update_count": 0}
+            # WebhookInfo: url, has_custom_certificate and pending_update_count are required fields
+            info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False, **pending}
+            if "allowed_updates" in self.webhook:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+            return info
         if method == "sendmessage":
             return self._send_message(params)
         if method == "editmessagetext":
@@ -266,12 +255,12 @@ class FakeTelegram:
             return True
         if method == "getfile":
             return self._get_file(params)
-        if method in _TRUE_METHODS:
+        if method in TRUE_METHODS:
             return True
         raise LookupError(method)
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = _chat_id(params)
+        chat_id = chat_id_of(params)
         if chat_id is None:
             raise BadRequestError(
                 "Bad Request: chat_id is empty" if "chat_id" not in params else "Bad Request: chat not found"
@@ -288,13 +277,13 @@ class FakeTelegram:
         return {
             "message_id": message_id,
             "date": int(time.time()),
-            "chat": _chat(chat_id),
+            "chat": chat_for(chat_id),
             "from": {**bot, "username": self.username},
             "text": text,
         }
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = _chat_id(params)
+        chat_id = chat_id_of(params)
         key = (chat_id, int(params.get("message_id", 0)))
         validate_text(params)
         validate_reply_markup(params.get("reply_markup"))
@@ -304,7 +293,7 @@ class FakeTelegram:
                 raise BadRequestError("Bad Request: message to edit not found")
             same_markup = stored.get("reply_markup") == params.get("reply_markup")
             if stored["text"] == params["text"] and same_markup:
-                raise BadRequestError(_NOT_MODIFIED)
+                raise BadRequestError(NOT_MODIFIED)
             stored.update(text=params["text"], reply_markup=params.get("reply_markup"))
         return self._message(chat_id, key[1], str(params["text"]))
 
@@ -318,7 +307,7 @@ class FakeTelegram:
         with self._lock:
             # a query is answered once; answering it again is refused like a query that timed out
             if query_id in self.answered_callbacks:
-                raise BadRequestError(_QUERY_TOO_OLD)
+                raise BadRequestError(QUERY_TOO_OLD)
             self.answered_callbacks.append(query_id)
         return True
 

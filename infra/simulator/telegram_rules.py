@@ -66,6 +66,39 @@ CHAT_ACTIONS = {
 }
 
 
+#: methods the stand-in accepts without modelling them (each answers ``true`` in the docs)
+TRUE_METHODS = {
+    "deletewebhook",
+    "deletemessage",
+    "deletemycommands",
+    "setmydescription",
+    "setmyshortdescription",
+    "setchatmenubutton",
+    "setmessagereaction",
+}
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+    "the same as a current content and reply markup of the message"
+)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+
+
+def chat_id_of(params: dict[str, Any]) -> int | None:
+    """``chat_id`` is "Integer or String" (an ``@channelusername``); faults and blocks key on integers."""
+    try:
+        return int(params["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def chat_for(chat_id: int) -> dict[str, Any]:
+    # Chat ids: positive for users, negative for groups, -100... for supergroups and channels
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
+    kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
+
+
 class BadRequestError(Exception):
     """A request Telegram answers with 400; the message is Telegram's own ``description``."""
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
+from infra.simulator.loopback import serve
 from infra.simulator.telegram import FakeTelegram
 
 TOKEN = "123456789:" + "S" * 35
@@ -224,3 +227,59 @@ def test_unknown_methods_and_tokens(api: Api, telegram: FakeTelegram) -> None:
     # method names are case-insensitive, and GET with a query string works as POST does
     got = httpx.get(f"{telegram.api_base}/bot{TOKEN}/GETME")
     assert got.json()["result"]["username"] == "llmstack_test_bot"
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    """A bot's webhook that answers the statuses queued in ``statuses`` (200 once they run out)."""
+
+    statuses: ClassVar[list[int]] = []
+    received: ClassVar[list[tuple[str | None, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        self.received.append((self.headers.get("X-Telegram-Bot-Api-Secret-Token"), body))
+        self.send_response(self.statuses.pop(0) if self.statuses else 200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    _Webhook.statuses, _Webhook.received = [], []
+    with serve(_Webhook) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/telegram/webhook"
+
+
+def test_updates_are_delivered_with_the_secret_and_a_5xx_stays_pending(
+    api: Api, telegram: FakeTelegram, webhook: str
+) -> None:
+    api.call(lambda bot: bot.set_webhook("https://bot.example/telegram/webhook", secret_token="s3cret"))
+    delivery = telegram.deliver_to(webhook)
+    _Webhook.statuses = [503]
+    assert delivery.deliver({"update_id": 1}) == 503
+    info = api.call(lambda bot: bot.get_webhook_info())
+    assert info.pending_update_count == 1
+    assert info.last_error_message == "Wrong response from the webhook: 503 Service Unavailable"
+    assert delivery.redeliver() == [200]
+    assert api.call(lambda bot: bot.get_webhook_info()).pending_update_count == 0
+    assert [secret for secret, _ in _Webhook.received] == ["s3cret", "s3cret"]
+    assert [body["update_id"] for _, body in _Webhook.received] == [1, 1]
+
+
+def test_telegram_gives_up_after_its_attempts(telegram: FakeTelegram, webhook: str) -> None:
+    delivery = telegram.deliver_to(webhook, attempts=2)
+    _Webhook.statuses = [500, 500]
+    assert delivery.deliver({"update_id": 7}) == 500
+    assert delivery.redeliver() == [500]
+    assert delivery.pending == [] and delivery.dropped == [{"update_id": 7}]
+    assert [d.status for d in delivery.log] == [500, 500]
+    refused = telegram.deliver_to("http://127.0.0.1:9/telegram/webhook")
+    assert refused.deliver({"update_id": 8}) == 0
+    assert refused.info() == {
+        "pending_update_count": 1,
+        "last_error_date": refused.last_error_date,
+        "last_error_message": "Connection refused",
+    }
