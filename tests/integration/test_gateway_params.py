@@ -121,3 +121,17 @@ def test_json_object_through_the_responses_api_on_anthropic(client: openai.OpenA
     )
     assert raw.headers["x-litellm-model-group"] == "claude-sonnet"
     assert isinstance(json.loads(raw.parse().output_text), dict)
+
+
+def test_the_responses_api_and_text_completions_name_their_drops_too(client: openai.OpenAI) -> None:
+    """LiteLLM serves both through the chat mapping for these providers, where the drop happens."""
+    raw = client.responses.with_raw_response.create(
+        model="claude-sonnet", input="hi", temperature=0.3, top_logprobs=2
+    )
+    assert raw.headers[DROPPED] == "top_logprobs"
+    assert raw.parse().output_text
+    completion = client.completions.with_raw_response.create(
+        model="claude-sonnet", prompt="hi", seed=1, logprobs=2
+    )
+    assert completion.headers[DROPPED] == "logprobs,seed"
+    assert completion.parse().choices[0].text

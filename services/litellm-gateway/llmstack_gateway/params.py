@@ -15,15 +15,19 @@ by all three (Anthropic: native ``output_format``). ``llmstack check`` refuses a
 model without these paths (``infra/checks/json_mode.py``).
 
 Dropped parameters. With ``drop_params: true``, ``get_optional_params`` (``litellm/utils.py``) silently removes
-every non-default OpenAI parameter the provider's ``get_supported_openai_params`` does not list. The pre-call hook
-records which parameters the client sent; the response-header hook, which the proxy awaits for streamed and
-non-streamed chat completions alike (``common_request_processing.py``, both success paths), computes the same set
-for the deployment that served and names it in ``x-llmstack-dropped-params``.
+every non-default OpenAI parameter the provider's ``get_supported_openai_params`` does not list. The deployment
+hook computes the same set from the very arguments LiteLLM is about to map, for the deployment it is about to
+call (the last attempt is the one that served), on every call that goes through that mapping: chat completions,
+and ``/v1/responses`` and ``/v1/completions`` where LiteLLM bridges them to it. The response-header hook, which
+the proxy awaits for streamed and non-streamed responses alike (``common_request_processing.py``, both success
+paths and the failure path), names it in ``x-llmstack-dropped-params``. Both hooks of one request run in the
+worker that accepted it, and share LiteLLM's ``litellm_call_id``.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,13 +36,14 @@ from litellm.constants import DEFAULT_CHAT_COMPLETION_PARAM_VALUES, RESPONSE_FOR
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.utils import PROVIDER_UNVALIDATED_PARAMS, get_supported_openai_params
 
-from llmstack_gateway.settings import load_config
-
 DROPPED_HEADER = "x-llmstack-dropped-params"
-#: where the pre-call hook leaves the names the client sent, for the header hook of the same request
-SENT_KEY = "llmstack_sent_params"
-#: the call types whose parameters are OpenAI chat parameters (``/v1/chat/completions``)
-CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
+#: deployment calls whose arguments go through ``get_optional_params``: chat, and the Responses API and text
+#: completions where LiteLLM serves them through it (for a Responses call to a provider without a Responses API,
+#: the bridge's own ``acompletion`` carries the mapped arguments)
+MAPPED_CALL_TYPES = frozenset({"completion", "acompletion", "text_completion", "atext_completion"})
+#: how many requests' dropped sets a worker keeps until their headers are written (a request that never reaches
+#: the header hook must not grow the map forever)
+PENDING_REQUESTS = 4096
 #: keys LiteLLM never treats as droppable parameters (``base_pre_process_non_default_params`` skips them;
 #: ``messages`` is the chat endpoint's own; ``metadata`` is the proxy's bookkeeping, not sent to a provider)
 NOT_PARAMETERS = frozenset(
@@ -90,9 +95,11 @@ def dropped_parameters(
     return sorted(dropped)
 
 
-def provider_of(litellm_model: str) -> tuple[str, str]:
+def provider_of(litellm_model: str, custom_llm_provider: str | None = None) -> tuple[str, str]:
     """``anthropic/claude-sonnet-4-6`` -> (``claude-sonnet-4-6``, ``anthropic``), as LiteLLM resolves it."""
-    model, provider, _, _ = litellm.get_llm_provider(model=litellm_model)
+    model, provider, _, _ = litellm.get_llm_provider(
+        model=litellm_model, custom_llm_provider=custom_llm_provider
+    )
     return model, provider
 
 
@@ -122,37 +129,28 @@ def asks_for_json_object(kwargs: Mapping[str, Any]) -> bool:
 
 
 class RequestParameters(CustomLogger):
-    def __init__(self, deployments: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._deployments = deployments
+        #: litellm_call_id -> what the latest deployment attempt drops, until the response's headers are written
+        self._dropped: OrderedDict[str, list[str]] = OrderedDict()
 
-    @property
-    def deployments(self) -> dict[str, str]:
-        """Deployment id (``model_info.id``) -> LiteLLM model, from the rendered config."""
-        if self._deployments is None:
-            self._deployments = {
-                str(entry["model_info"]["id"]): str(entry["litellm_params"]["model"])
-                for entry in load_config().get("model_list") or []
-                if isinstance(entry.get("model_info"), dict) and "id" in entry["model_info"]
-            }
-        return self._deployments
-
-    async def async_pre_call_hook(  # type: ignore[override]
-        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
-    ) -> dict[str, Any]:
-        if call_type in CHAT_CALL_TYPES:
-            data.setdefault("metadata", {})[SENT_KEY] = sent_parameters(data)
-        return data
+    def _remember(self, call_id: str, dropped: list[str]) -> None:
+        self._dropped[call_id] = dropped
+        self._dropped.move_to_end(call_id)
+        while len(self._dropped) > PENDING_REQUESTS:
+            self._dropped.popitem(last=False)
 
     async def async_pre_call_deployment_hook(  # type: ignore[override]
         self, kwargs: dict[str, Any], call_type: Any
     ) -> dict[str, Any] | None:
-        if not asks_for_json_object(kwargs):
-            return None
-        _, provider = provider_of(str(kwargs.get("model", "")))
-        if provider not in JSON_OBJECT_AS_FORCED_TOOL:
-            return None
-        return with_json_tool(kwargs)
+        kind = getattr(call_type, "value", call_type)
+        model, provider = provider_of(str(kwargs.get("model", "")), kwargs.get("custom_llm_provider"))
+        call_id = kwargs.get("litellm_call_id")
+        if kind in MAPPED_CALL_TYPES and call_id:
+            self._remember(str(call_id), dropped_parameters(sent_parameters(kwargs), kwargs, model, provider))
+        if asks_for_json_object(kwargs) and provider in JSON_OBJECT_AS_FORCED_TOOL:
+            return with_json_tool(kwargs)
+        return None
 
     async def async_post_call_response_headers_hook(  # type: ignore[override]
         self,
@@ -162,16 +160,10 @@ class RequestParameters(CustomLogger):
         request_headers: dict[str, str] | None = None,
         litellm_call_info: dict[str, Any] | None = None,
     ) -> dict[str, str] | None:
-        sent = (data.get("metadata") or {}).get(SENT_KEY)
-        model_id = (litellm_call_info or {}).get("model_id")
-        if not sent or response is None or model_id is None:
-            return None  # not a chat completion, a failure, or nothing sent beyond the messages
-        litellm_model = self.deployments.get(str(model_id))
-        if litellm_model is None:
-            return None
-        model, provider = provider_of(litellm_model)
-        dropped = dropped_parameters(sent, data, model, provider)
-        return {DROPPED_HEADER: ",".join(dropped)} if dropped else None
+        dropped = self._dropped.pop(str(data.get("litellm_call_id")), None)
+        if response is None or not dropped:
+            return None  # a failure answers nothing about parameters; nothing dropped needs no header
+        return {DROPPED_HEADER: ",".join(dropped)}
 
 
 request_parameters = RequestParameters()

@@ -12,7 +12,7 @@ from litellm.constants import RESPONSE_FORMAT_TOOL_NAME
 from litellm.utils import get_optional_params
 from llmstack_gateway.params import (
     DROPPED_HEADER,
-    SENT_KEY,
+    PENDING_REQUESTS,
     RequestParameters,
     dropped_parameters,
     sent_parameters,
@@ -134,52 +134,65 @@ def test_thinking_is_never_combined_with_a_forced_tool() -> None:
     assert "tool_choice" not in rewritten
 
 
-HOOK = RequestParameters(
-    {"p-claude": "anthropic/claude-sonnet-4-6", "p-gpt": "openai/gpt-4o", "p-gemini": "gemini/gemini-2.5-pro"}
-)
+HOOK = RequestParameters()
 
 
-def deployment_hook(model: str, **params: Any) -> dict[str, Any] | None:
-    return asyncio.run(
-        HOOK.async_pre_call_deployment_hook({"model": model, "messages": MESSAGES, **params}, None)
-    )
+def deployment_hook(model: str, call_type: str = "acompletion", **params: Any) -> dict[str, Any] | None:
+    kwargs = {"model": model, "messages": MESSAGES, **params}
+    return asyncio.run(HOOK.async_pre_call_deployment_hook(kwargs, litellm.types.utils.CallTypes(call_type)))
 
 
 def test_the_deployment_hook_rewrites_json_object_only_for_anthropic() -> None:
     rewritten = deployment_hook("anthropic/claude-sonnet-4-6", response_format=JSON_OBJECT)
     assert rewritten is not None and rewritten["tool_choice"]["function"]["name"] == RESPONSE_FORMAT_TOOL_NAME
+    # LiteLLM's Responses bridge names the provider apart from the model
+    bridged = deployment_hook(
+        "claude-sonnet-4-6", custom_llm_provider="anthropic", response_format=JSON_OBJECT
+    )
+    assert bridged is not None and "tools" in bridged
     assert deployment_hook("openai/gpt-4o", response_format=JSON_OBJECT) is None
     assert deployment_hook("gemini/gemini-2.5-pro", response_format=JSON_OBJECT) is None
     assert deployment_hook("anthropic/claude-sonnet-4-6", response_format={"type": "text"}) is None
     assert deployment_hook("anthropic/claude-sonnet-4-6") is None
 
 
-def headers_for(model_id: str | None, call_type: str = "acompletion", **params: Any) -> dict[str, str] | None:
-    data: dict[str, Any] = {"model": "g", "messages": MESSAGES, **params}
-    data = asyncio.run(HOOK.async_pre_call_hook(None, None, data, call_type))
-    return asyncio.run(
-        HOOK.async_post_call_response_headers_hook(data, None, object(), None, {"model_id": model_id})
-    )
+def headers_after(
+    attempts: list[str], response: object = object(), call_type: str = "acompletion", **params: Any
+) -> dict[str, str] | None:
+    """One request: a deployment hook per attempt (fallbacks are further attempts), then the header hook."""
+    call_id = f"call-{len(attempts)}-{sorted(params)}-{call_type}"
+    for model in attempts:
+        deployment_hook(model, call_type, litellm_call_id=call_id, **params)
+    data = {"model": "g", "messages": MESSAGES, "litellm_call_id": call_id}
+    return asyncio.run(HOOK.async_post_call_response_headers_hook(data, None, response, None, None))
 
 
 def test_the_header_names_what_the_serving_deployment_dropped() -> None:
-    assert headers_for("p-claude", logprobs=True, seed=1) == {DROPPED_HEADER: "logprobs,seed"}
+    claude, gpt, gemini = "anthropic/claude-sonnet-4-6", "openai/gpt-4o", "gemini/gemini-2.5-pro"
+    assert headers_after([claude], logprobs=True, seed=1) == {DROPPED_HEADER: "logprobs,seed"}
     assert (
-        headers_for("p-gemini", logprobs=True, seed=1, user="u") is None
+        headers_after([gemini], logprobs=True, seed=1, user="u") is None
     )  # gemini takes both; user is unchecked
-    assert headers_for("p-gpt", logprobs=True, seed=1) is None
+    assert headers_after([gpt], logprobs=True, seed=1) is None
+    # gpt-4o failed, claude-sonnet served: what claude dropped is what the client needs to know
+    assert headers_after([gpt, claude], logit_bias={"1": 1}) == {DROPPED_HEADER: "logit_bias"}
+    assert headers_after([claude], "atext_completion", seed=1) == {DROPPED_HEADER: "seed"}
 
 
-def test_no_header_without_a_known_deployment_or_outside_chat_completions() -> None:
-    assert headers_for(None, logprobs=True) is None
-    assert headers_for("not-a-deployment", logprobs=True) is None
-    assert headers_for("p-claude", "aresponses", logprobs=True) is None
+def test_no_header_for_a_failure_or_outside_the_chat_mapping() -> None:
+    assert headers_after(["anthropic/claude-sonnet-4-6"], None, logprobs=True) is None
+    assert headers_after(["anthropic/claude-sonnet-4-6"], object(), "aresponses", logprobs=True) is None
+    data = {"litellm_call_id": "never-seen"}
+    assert asyncio.run(HOOK.async_post_call_response_headers_hook(data, None, object(), None, None)) is None
 
 
-def test_the_pre_call_hook_records_what_the_client_sent() -> None:
-    data = {"model": "g", "messages": MESSAGES, "seed": 1, "metadata": {}}
-    out = asyncio.run(HOOK.async_pre_call_hook(None, None, data, "acompletion"))
-    assert out["metadata"][SENT_KEY] == {"seed": 1}
+def test_requests_that_never_reach_the_header_hook_are_forgotten() -> None:
+    hook = RequestParameters()
+    for i in range(PENDING_REQUESTS + 10):
+        kwargs = {"model": "anthropic/claude-sonnet-4-6", "seed": 1, "litellm_call_id": f"c{i}"}
+        asyncio.run(hook.async_pre_call_deployment_hook(kwargs, litellm.types.utils.CallTypes("acompletion")))
+    assert len(hook._dropped) == PENDING_REQUESTS
+    assert "c0" not in hook._dropped and f"c{PENDING_REQUESTS + 9}" in hook._dropped
 
 
 JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object"}}}
