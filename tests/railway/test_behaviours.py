@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from infra.railway import operations as ops
@@ -293,9 +294,17 @@ def test_the_fake_knows_the_two_token_kinds(railway: FakeRailway) -> None:
     as_bearer = RailwayClient(railway.url, railway.project_token, retry=RetryPolicy(max_attempts=1))
     with pytest.raises(Exception, match="Not Authorized"):
         as_bearer.execute(ops.PROJECTS, {"workspaceId": None})
-    headers = {"project-access-token": railway.project_token}
-    assert railway._refused(headers, ["projectCreate"]) == "Not Authorized"
-    assert railway._refused(headers, ["serviceInstanceDeployV2"]) is None
+
+    def as_project_token(document: str, variables: dict[str, Any]) -> Any:
+        body = {"query": document, "variables": variables, "operationName": ops.operation_name(document)}
+        headers = {"Project-Access-Token": railway.project_token}
+        return httpx.post(railway.url, json=body, headers=headers).json()
+
+    refused = as_project_token(ops.PROJECTS, {"workspaceId": None})
+    assert refused["errors"][0]["message"] == "Not Authorized"  # it cannot list (or create) projects
+    pid, env_id = project_env(railway)
+    allowed = as_project_token(ops.ENVIRONMENTS, {"projectId": pid})
+    assert [e["node"]["id"] for e in allowed["data"]["environments"]["edges"]] == [env_id]
 
 
 @pytest.mark.parametrize(
