@@ -125,3 +125,33 @@ def test_known_routing_strategies_match_litellm(litellm_module: Any) -> None:
     from litellm.types.litellm_params import RoutingStrategyName
 
     assert set(typing.get_args(RoutingStrategyName)) == set(KNOWN_ROUTING_STRATEGIES)
+
+
+#: hooks LiteLLM 1.108.7 calls only when the callback's own class defines them: ``"async_pre_call_hook" in
+#: vars(_callback.__class__)`` and ``"async_post_call_response_headers_hook" in cls.__dict__`` (proxy/utils.py)
+LEAF_CLASS_HOOKS = ("async_pre_call_hook", "async_post_call_response_headers_hook")
+
+
+def test_every_rendered_callback_defines_its_hooks_where_litellm_looks(
+    monkeypatch: pytest.MonkeyPatch, litellm_module: Any
+) -> None:
+    """A hook inherited from an intermediate class would be skipped silently: no budget, no header."""
+    import importlib
+    from pathlib import Path
+
+    from litellm.integrations.custom_logger import CustomLogger
+
+    monkeypatch.syspath_prepend(str(Path(STACKS).parent / "services" / "litellm-gateway"))
+    spec = load_stack("prod", stacks_dir=STACKS).spec
+    assert spec is not None
+    callbacks = yaml.safe_load(render_gateway_config(spec))["litellm_settings"]["callbacks"]
+    assert "llmstack_gateway.params.request_parameters" in callbacks
+    for path in callbacks:
+        module, _, name = path.rpartition(".")
+        instance = getattr(importlib.import_module(module), name)
+        assert isinstance(instance, CustomLogger), path
+        for hook in LEAF_CLASS_HOOKS:
+            if getattr(type(instance), hook) is not getattr(CustomLogger, hook):
+                assert hook in vars(type(instance)), f"{path}: {hook} is inherited, LiteLLM would skip it"
+    params = type(importlib.import_module("llmstack_gateway.params").request_parameters)
+    assert {"async_pre_call_deployment_hook", "async_post_call_response_headers_hook"} <= set(vars(params))
