@@ -109,6 +109,14 @@ class LocalService:
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crashed container or an OOM kill would: no cleanup runs."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+        self.stop()
+
     @contextmanager
     def running(self) -> Iterator[LocalService]:
         self.start()

@@ -40,6 +40,10 @@ def prepare(environ: dict[str, str]) -> list[str]:
     path.write_text(text, encoding="utf-8")
     environ[CONFIG_ENV] = str(path)
     environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # uvicorn kills a worker that does not answer its supervisor's ping within 5 s; a new worker imports LiteLLM
+    # first, which takes longer on a slow or busy CPU, so with --num_workers > 1 the workers were killed and
+    # respawned forever (measured on a loaded 2-core box). LiteLLM passes this through (proxy_cli.py).
+    environ.setdefault("TIMEOUT_WORKER_HEALTHCHECK", "60")
     workers = str(max(1, int(environ.get("LITELLM_NUM_WORKERS", "1"))))
     port = environ.get("PORT", "4000")
     host = environ.get("LLMSTACK_BIND_HOST", "0.0.0.0")

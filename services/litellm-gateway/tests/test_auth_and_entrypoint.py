@@ -53,6 +53,7 @@ def test_prepare_writes_the_config_and_builds_the_command(tmp_path: object) -> N
     assert command[:3] == ["litellm", "--config", env["LLMSTACK_GATEWAY_CONFIG"]]
     assert command[-4:] == ["--port", "4100", "--num_workers", "2"]
     assert Path(env["LLMSTACK_GATEWAY_CONFIG"]).read_text() == CONFIG
+    assert env["TIMEOUT_WORKER_HEALTHCHECK"] == "60"  # workers importing LiteLLM on a busy CPU are not killed
 
 
 @pytest.mark.parametrize(
