@@ -143,12 +143,15 @@ class RequestParameters(CustomLogger):
     async def async_pre_call_deployment_hook(  # type: ignore[override]
         self, kwargs: dict[str, Any], call_type: Any
     ) -> dict[str, Any] | None:
-        kind = getattr(call_type, "value", call_type)
-        model, provider = provider_of(str(kwargs.get("model", "")), kwargs.get("custom_llm_provider"))
         call_id = kwargs.get("litellm_call_id")
-        if kind in MAPPED_CALL_TYPES and call_id:
+        mapped = getattr(call_type, "value", call_type) in MAPPED_CALL_TYPES and bool(call_id)
+        json_object = asks_for_json_object(kwargs)
+        if not mapped and not json_object:
+            return None  # e.g. /v1/messages to Anthropic itself: nothing is mapped, nothing to look up
+        model, provider = provider_of(str(kwargs.get("model", "")), kwargs.get("custom_llm_provider"))
+        if mapped:
             self._remember(str(call_id), dropped_parameters(sent_parameters(kwargs), kwargs, model, provider))
-        if asks_for_json_object(kwargs) and provider in JSON_OBJECT_AS_FORCED_TOOL:
+        if json_object and provider in JSON_OBJECT_AS_FORCED_TOOL:
             return with_json_tool(kwargs)
         return None
 
