@@ -53,6 +53,8 @@ TRANSIENT_MESSAGES = (
     "too many requests",
     "try again in",
 )
+#: transient answers that do not say whether the mutation was carried out
+AMBIGUOUS_MESSAGES = ("problem processing request", "operation is already in progress")
 NOT_FOUND_MESSAGES = ("not found", "could not find", "does not exist")
 #: Railway answers "Not Authorized" for many resources that are already deleted (railwayapp/cli
 #: src/client.rs maps it to an auth error; research/railway.md §1); only trusted when deleting
@@ -64,10 +66,14 @@ CLOUDFLARE_RATE_LIMIT = "error code: 1015"
 class RailwayError(Exception):
     """A failed Railway call, with Railway's message and never the token."""
 
-    def __init__(self, operation: str, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, operation: str, message: str, *, status: int | None = None, ambiguous: bool = False
+    ) -> None:
         self.operation = operation
         self.railway_message = message
         self.status = status
+        #: the request may have been carried out although no answer said so (a create must look before retrying)
+        self.ambiguous = ambiguous
         super().__init__(f"Railway {operation} failed: {message}")
 
     @property
@@ -81,10 +87,12 @@ class RailwayError(Exception):
 
 
 class _RetryableError(Exception):
-    def __init__(self, message: str, delay_s: float | None) -> None:
+    def __init__(self, message: str, delay_s: float | None, *, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.delay_s = delay_s
+        #: Railway may have done it (a 5xx, a lost answer); a rate limit or a refused connection means it did not
+        self.ambiguous = ambiguous
 
 
 def _base_delay() -> float:
@@ -172,8 +180,11 @@ class RailwayClient:
         variables: Mapping[str, Any] | None = None,
         *,
         retry_not_found: bool = False,
+        creates: bool = False,
     ) -> dict[str, Any]:
-        """Run one operation. ``retry_not_found``: the object was just created and may not be visible yet."""
+        """Run one operation. ``retry_not_found``: the object was just created and may not be visible yet.
+        ``creates``: the mutation creates something, so a failure that may have created it is not retried
+        blindly (it would create a duplicate); it is raised with ``ambiguous`` for the caller to look first."""
         name = operation_name(document)
         waited = 0.0
         last = "no attempt made"
@@ -192,6 +203,8 @@ class RailwayClient:
                     ) from None
                 last, delay = exc.railway_message, self._retry.backoff(attempt)
             except _RetryableError as retry:
+                if creates and retry.ambiguous:
+                    raise RailwayError(name, retry.message, ambiguous=True) from None
                 last = retry.message
                 delay = retry.delay_s if retry.delay_s is not None else self._retry.backoff(attempt)
                 delay = min(delay, self._retry.max_delay_s * 2)
@@ -207,8 +220,10 @@ class RailwayClient:
         try:
             response = self._http.post(self._url, json=payload, headers=self._headers)
         except httpx.TransportError as exc:
-            # the exception text can carry the URL but never the token (it travels in a header)
-            raise _RetryableError(f"network error: {type(exc).__name__}", None) from exc
+            # the exception text can carry the URL but never the token (it travels in a header); a request
+            # that never connected was not carried out, one whose answer was lost may have been
+            sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            raise _RetryableError(f"network error: {type(exc).__name__}", None, ambiguous=sent) from exc
         body = _json_or_none(response)
         if _rate_limited(response, body):
             raise _RetryableError(
@@ -216,7 +231,9 @@ class RailwayClient:
                 _retry_after(response),
             )
         if response.status_code >= 500:
-            raise _RetryableError(f"HTTP {response.status_code} from Railway", _retry_after(response))
+            raise _RetryableError(
+                f"HTTP {response.status_code} from Railway", _retry_after(response), ambiguous=True
+            )
         if body is None:
             raise RailwayError(
                 name, f"HTTP {response.status_code} with a non-JSON body", status=response.status_code
@@ -227,7 +244,9 @@ class RailwayClient:
                 errors
             )
             if any(m in message.lower() for m in TRANSIENT_MESSAGES):
-                raise _RetryableError(message, _retry_after(response))
+                # "Problem processing request" says nothing about whether it was done; cooldowns say it was not
+                unclear = any(m in message.lower() for m in AMBIGUOUS_MESSAGES)
+                raise _RetryableError(message, _retry_after(response), ambiguous=unclear)
             raise RailwayError(name, message, status=response.status_code)
         if response.status_code >= 400:
             raise RailwayError(name, f"HTTP {response.status_code}", status=response.status_code)

@@ -11,7 +11,7 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
-from infra.railway.provider import RailwayProvider
+from infra.railway.provider import RailwayProvider, create_or_adopt
 
 DOMAIN_FIELDS = ResourceFields(
     (
@@ -45,23 +45,20 @@ class ServiceDomainProvider(RailwayProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
-        existing = self._domains(client, props)
-        if existing:
-            domain = existing[0]
-            if domain.get("targetPort") != props["target_port"]:
-                self._set_port(client, props, domain)
-        else:
-            domain = client.execute(
-                ops.SERVICE_DOMAIN_CREATE,
-                # the CLI sends targetPort with serviceDomainCreate (railwayapp/cli src/commands/domain.rs)
-                {
-                    "input": {
-                        "environmentId": props["environment_id"],
-                        "serviceId": props["service_id"],
-                        "targetPort": int(props["target_port"]),
-                    }
-                },
-            )["serviceDomainCreate"]
+        # the CLI sends targetPort with serviceDomainCreate (railwayapp/cli src/commands/domain.rs)
+        create_input = {
+            "environmentId": props["environment_id"],
+            "serviceId": props["service_id"],
+            "targetPort": int(props["target_port"]),
+        }
+        domain, adopted = create_or_adopt(
+            lambda: next(iter(self._domains(client, props)), None),
+            lambda: client.execute(ops.SERVICE_DOMAIN_CREATE, {"input": create_input}, creates=True)[
+                "serviceDomainCreate"
+            ],
+        )
+        if adopted and domain.get("targetPort") != props["target_port"]:
+            self._set_port(client, props, domain)
         return CreateResult(domain["id"], self._domain_outs(props, domain))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -11,7 +11,7 @@ from pulumi.dynamic import CreateResult, Resource
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
-from infra.railway.provider import RailwayProvider, all_nodes
+from infra.railway.provider import RailwayProvider, all_nodes, create_or_adopt
 
 ENVIRONMENT_FIELDS = ResourceFields(
     (
@@ -39,23 +39,20 @@ class EnvironmentProvider(RailwayProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
-        existing = [e for e in self._listing(client, props) if e["name"] == props["name"]]
-        if existing:
+
+        def lookup() -> dict[str, Any] | None:
             # the project's default environment (created with it), or one a failed run left behind
-            env_id = existing[0]["id"]
-            return CreateResult(env_id, self.outs(props, environment_id=env_id, adopted=True))
-        created = client.execute(
-            ops.ENVIRONMENT_CREATE,
-            {
-                "input": {
-                    "projectId": props["project_id"],
-                    "name": props["name"],
-                    "stageInitialChanges": False,
-                }
-            },
+            return next((e for e in self._listing(client, props) if e["name"] == props["name"]), None)
+
+        create_input = {"projectId": props["project_id"], "name": props["name"], "stageInitialChanges": False}
+        environment, adopted = create_or_adopt(
+            lookup,
+            lambda: client.execute(ops.ENVIRONMENT_CREATE, {"input": create_input}, creates=True)[
+                "environmentCreate"
+            ],
         )
-        env_id = created["environmentCreate"]["id"]
-        return CreateResult(env_id, self.outs(props, environment_id=env_id, adopted=False))
+        env_id = environment["id"]
+        return CreateResult(env_id, self.outs(props, environment_id=env_id, adopted=adopted))
 
     def fetch(self, client: RailwayClient, id_: str, props: Mapping[str, Any]) -> dict[str, Any] | None:
         found = [e for e in self._listing(client, props) if e["id"] == id_]

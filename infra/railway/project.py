@@ -11,7 +11,7 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient, RailwayError
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
-from infra.railway.provider import RailwayProvider, all_nodes
+from infra.railway.provider import RailwayProvider, all_nodes, create_or_adopt
 
 PROJECT_FIELDS = ResourceFields(
     (
@@ -49,28 +49,29 @@ class ProjectProvider(RailwayProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
         workspace_id = props.get("workspace_id") or token_workspace(client)
+
         # without workspaceId, `projects` lists only personal projects (docs integrations/api/manage-projects.md):
         # a team workspace's project would be missed and created twice; and every page is read
-        listing = all_nodes(client, ops.PROJECTS, {"workspaceId": workspace_id}, ("projects",))
-        existing = [p for p in listing if p["name"] == props["name"] and not p.get("deletedAt")]
-        if existing:
-            project_id = existing[0]["id"]
-        else:
-            created = client.execute(
-                ops.PROJECT_CREATE,
-                {
-                    "input": {
-                        "name": props["name"],
-                        "workspaceId": workspace_id,
-                        # only honoured at create (research/railway.md §2.1)
-                        "defaultEnvironmentName": props["default_environment"],
-                        "isPublic": False,
-                        "prDeploys": False,
-                    }
-                },
-            )
-            project_id = created["projectCreate"]["id"]
-        return CreateResult(project_id, self.outs(props, project_id=project_id, adopted=bool(existing)))
+        def lookup() -> dict[str, Any] | None:
+            listing = all_nodes(client, ops.PROJECTS, {"workspaceId": workspace_id}, ("projects",))
+            return next((p for p in listing if p["name"] == props["name"] and not p.get("deletedAt")), None)
+
+        create_input = {
+            "name": props["name"],
+            "workspaceId": workspace_id,
+            # only honoured at create (research/railway.md §2.1)
+            "defaultEnvironmentName": props["default_environment"],
+            "isPublic": False,
+            "prDeploys": False,
+        }
+        project, adopted = create_or_adopt(
+            lookup,
+            lambda: client.execute(ops.PROJECT_CREATE, {"input": create_input}, creates=True)[
+                "projectCreate"
+            ],
+        )
+        project_id = project["id"]
+        return CreateResult(project_id, self.outs(props, project_id=project_id, adopted=adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if olds.get("name") != news.get("name"):

@@ -10,7 +10,7 @@ never an input, so it never lands in the state.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -102,6 +102,31 @@ def already_gone_is_done() -> Iterator[None]:
     except RailwayError as exc:
         if not exc.is_gone:
             raise
+
+
+def create_or_adopt(
+    lookup: Callable[[], dict[str, Any] | None], create: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """Adopt what a half-failed run left behind, else create; returns the object and whether it was adopted.
+
+    A create whose outcome is unknown (a 5xx or a lost answer: ``RailwayError.ambiguous``) is never repeated
+    blindly, which could make a duplicate ("A service named ... already exists", TF issue #82): it looks again.
+    """
+    found = lookup()
+    if found is not None:
+        return found, True
+    try:
+        return create(), False
+    except RailwayError as exc:
+        if not exc.ambiguous:
+            raise
+        found = lookup()
+        if found is not None:
+            return found, True
+        raise RailwayError(
+            exc.operation,
+            f"{exc.railway_message}; Railway may still have done it: run `pulumi up` again, it adopts what exists",
+        ) from None
 
 
 def all_nodes(

@@ -20,7 +20,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, Resource, UpdateResult
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
-from infra.railway.provider import RailwayProvider, all_nodes
+from infra.railway.provider import RailwayProvider, all_nodes, create_or_adopt
 
 SERVICE_FIELDS = ResourceFields(
     (
@@ -80,27 +80,28 @@ class ServiceProvider(RailwayProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
-        services = all_nodes(
-            client, ops.PROJECT_SERVICES, {"id": props["project_id"]}, ("project", "services")
-        )
-        existing = [s for s in services if s["name"] == props["name"]]
-        if existing:
-            service_id = existing[0]["id"]  # a half-created service from a failed run: adopt and configure it
-        else:
-            created = client.execute(
-                ops.SERVICE_CREATE,
-                # no `source`: a source deploys at once, before the settings below exist (module docstring)
-                {
-                    "input": {
-                        "projectId": props["project_id"],
-                        "name": props["name"],
-                        "environmentId": props["environment_id"],
-                    }
-                },
+
+        def lookup() -> dict[str, Any] | None:
+            # a half-created service from a failed run (every page): adopt and configure it
+            services = all_nodes(
+                client, ops.PROJECT_SERVICES, {"id": props["project_id"]}, ("project", "services")
             )
-            service_id = created["serviceCreate"]["id"]
-        self._configure(client, service_id, props)
-        return CreateResult(service_id, self._service_outs(props, service_id, adopted=bool(existing)))
+            return next((s for s in services if s["name"] == props["name"]), None)
+
+        # no `source`: a source deploys at once, before the settings below exist (module docstring)
+        create_input = {
+            "projectId": props["project_id"],
+            "name": props["name"],
+            "environmentId": props["environment_id"],
+        }
+        service, adopted = create_or_adopt(
+            lookup,
+            lambda: client.execute(ops.SERVICE_CREATE, {"input": create_input}, creates=True)[
+                "serviceCreate"
+            ],
+        )
+        self._configure(client, service["id"], props)
+        return CreateResult(service["id"], self._service_outs(props, service["id"], adopted=adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         client = self.client(news)

@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
-from infra.railway.provider import RailwayProvider, all_nodes, edges
+from infra.railway.provider import RailwayProvider, all_nodes, create_or_adopt, edges
 
 VOLUME_FIELDS = ResourceFields(
     (
@@ -58,25 +58,21 @@ class VolumeProvider(RailwayProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client(props)
-        existing = self._mine(client, props)
-        if existing:
-            volume = existing[0]
-            if volume["mountPath"] != props["mount_path"]:
-                client.execute(ops.VOLUME_INSTANCE_UPDATE, instance_update(volume["id"], props))
-        else:
-            volume = client.execute(
-                ops.VOLUME_CREATE,
-                {
-                    "input": {
-                        "projectId": props["project_id"],
-                        # always pass the environment: without it Railway creates no volume instance (TF #61)
-                        "environmentId": props["environment_id"],
-                        "serviceId": props["service_id"],
-                        "mountPath": props["mount_path"],
-                    }
-                },
-                retry_not_found=True,
-            )["volumeCreate"]
+        create_input = {
+            "projectId": props["project_id"],
+            # always pass the environment: without it Railway creates no volume instance (TF #61)
+            "environmentId": props["environment_id"],
+            "serviceId": props["service_id"],
+            "mountPath": props["mount_path"],
+        }
+        volume, adopted = create_or_adopt(
+            lambda: next(iter(self._mine(client, props)), None),
+            lambda: client.execute(
+                ops.VOLUME_CREATE, {"input": create_input}, retry_not_found=True, creates=True
+            )["volumeCreate"],
+        )
+        if adopted and volume["mountPath"] != props["mount_path"]:
+            client.execute(ops.VOLUME_INSTANCE_UPDATE, instance_update(volume["id"], props))
         return CreateResult(
             volume["id"], self.outs(props, volume_id=volume["id"], volume_name=volume["name"])
         )

@@ -115,11 +115,8 @@ class FakeRailway:
             self.rate_limited += 1
             return 429, {"content-type": "text/html"}, CLOUDFLARE_1015.encode()
         fault = self.state.take_fault(name)
-        if fault is not None:
-            payload = (
-                fault.body if fault.body is not None else json.dumps({"errors": [{"message": "injected"}]})
-            )
-            return fault.status, fault.headers, payload.encode()
+        if fault is not None and not fault.after_execution:
+            return self._fault_response(fault)
         document = parse(request["query"])
         errors = validate(self.schema, document)
         if errors:
@@ -143,10 +140,17 @@ class FakeRailway:
                 variable_values=request.get("variables"),
                 operation_name=name,
             )
+        if fault is not None:
+            return self._fault_response(fault)  # done, but the answer is lost
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [{"message": e.message, "path": e.path} for e in result.errors]
         return 200, {}, json.dumps(payload).encode()
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> tuple[int, dict[str, str], bytes]:
+        payload = fault.body if fault.body is not None else json.dumps({"errors": [{"message": "injected"}]})
+        return fault.status, fault.headers, payload.encode()
 
     def peak_per_second(self) -> int:
         """The most calls the API answered in any one-second window."""

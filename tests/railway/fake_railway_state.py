@@ -39,6 +39,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     #: only for requests of this operation (None: the next request, whatever it is)
     operation: str | None = None
+    #: the API carried the request out and the answer was lost on the way back (an edge 502 after the
+    #: backend created the object; research/railway.md §5.1 "Problem processing request" right after a create)
+    after_execution: bool = False
 
 
 class RailwayData:

@@ -7,6 +7,7 @@ page without a workspace, and sent ``RAILWAY_TOKEN`` as Bearer.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -388,3 +389,31 @@ def test_a_deployment_that_served_and_then_slept_counts_as_served(slow_railway: 
     fake.state.book.outcomes["gateway"] = [("SLEEPING", [])]
     outs = DeploymentProvider().create(deployment_props(fake, gateway, "r1")).outs or {}
     assert outs["status"] == "SLEEPING"
+
+
+BAD_GATEWAY = "<html><head><title>502 Bad Gateway</title></head></html>"
+PROBLEM = json.dumps({"data": None, "errors": [{"message": "Problem processing request"}]})
+
+
+@pytest.mark.parametrize(("status", "body"), [(502, BAD_GATEWAY), (200, PROBLEM)])
+def test_a_create_whose_answer_was_lost_is_adopted_not_repeated(
+    railway: FakeRailway, status: int, body: str
+) -> None:
+    pid, env_id = project_env(railway)
+    railway.state.faults.append(Fault(status, body, operation="ServiceCreate", after_execution=True))
+    outs = create_service(railway, pid, env_id, "gateway")
+    assert outs["adopted"] is True
+    assert [s["name"] for s in railway.state.db_services.values()] == ["gateway"]
+    assert railway.state.operations().count("ServiceCreate") == 1
+
+
+def test_a_create_that_failed_ambiguously_and_left_nothing_says_to_run_again(railway: FakeRailway) -> None:
+    railway.state.faults.append(Fault(502, BAD_GATEWAY, operation="ProjectCreate"))
+    props = {"name": "llmstack-dev", "default_environment": "dev", "api_url": railway.url}
+    with pytest.raises(
+        Exception, match=r"HTTP 502 from Railway; Railway may still have done it: run `pulumi up` again"
+    ):
+        ProjectProvider().create(props)
+    assert railway.state.db_projects == {}
+    ProjectProvider().create(props)  # the next run
+    assert len(railway.state.db_projects) == 1
