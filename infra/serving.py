@@ -185,7 +185,7 @@ def _failure_message(base: str, probe: Probe, seen: Attempts, timeout_s: float) 
         lines.append(f"what to do: {probe.advice}")
     lines.append(
         "the deployment itself stays as Railway has it; fix the cause and run `pulumi up` again "
-        "(the check runs again), or raise llmstack:services.healthcheck_timeout_s if it was only slow."
+        "(the check runs again), or give it more time (llmstack:services.serving_timeout_s) if it was only slow."
     )
     return "\n".join(lines)
 
