@@ -25,7 +25,7 @@ def test_the_checks_pass_against_the_real_gateway_and_fail_with_a_wrong_key() ->
     key = "sk-serving-" + uuid.uuid4().hex
     redis_env = {"REDIS_HOST": REDIS["host"], "REDIS_PORT": str(REDIS["port"])}
     probes = gateway_probes(served_model_ids(spec), "redis")
-    timing = {"timeout_s": 5.0, "interval_s": 0.2, "request_timeout_s": 5.0}
+    timing = {"timeout_s": 30.0, "interval_s": 0.2, "request_timeout_s": 10.0}
     with ProviderSimulator().running() as simulator:
         config = render_gateway_config(spec, simulator.api_bases())
         gateway = LocalGateway(config, key, env={**PROVIDER_ENV, **redis_env})
