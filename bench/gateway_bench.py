@@ -152,8 +152,11 @@ def main() -> None:
                         }
                 sim.reset()
                 sim.healthy_delay_ms = 0
-                with_hook = measure(via_gateway, args.requests, warmup)
-                no_hook = measure(chat_via(bare.url), args.requests, warmup)
+                # in turn, request by request, so load drifts on the shared machine hit both alike
+                with_hook, no_hook = [], []
+                for _ in range(args.requests):
+                    with_hook += measure(via_gateway, 1, 0)
+                    no_hook += measure(chat_via(bare.url), 1, 0)
                 streams = {}
                 for pace, count in ((0.0, args.requests), (args.pace_ms, args.slow_requests)):
                     sim.healthy_chunk_delay_ms = pace

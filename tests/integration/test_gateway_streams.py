@@ -243,3 +243,30 @@ def test_an_api_the_gateway_does_not_serve_is_refused_by_name(
         caught.value
     )
     assert simulator.requests() == []
+
+
+def test_a_client_that_hangs_up_before_a_plain_answer_pays_the_bound(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    """LiteLLM cancels the provider call (499); the provider may still bill, and no usage comes back, so the
+    request settles at its reservation: never less than the whole answer would have cost."""
+    running, prices = gateway
+    simulator.reset()
+    call("chat", "gpt-4o", False, running.url, max_tokens=16)
+    whole_answer = round(real_cost(simulator, prices) * 1e9)
+    simulator.reset()
+    simulator.set("openai", Behavior(mode="slow", delay_ms=1500))
+    before = budget.spent_nano(DAY)
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{running.url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {MASTER_KEY}"},
+            timeout=httpx.Timeout(10, read=0.5),
+        )
+    assert budget.wait_until_no_hold(DAY, timeout_s=5) == 0
+    assert budget.reserved_nano(DAY) == 0
+    assert budget.spent_nano(DAY) - before >= whole_answer

@@ -55,6 +55,9 @@ OUTPUT_LIMIT_FIELD = {
 }
 #: output limits a client may send instead (OpenAI's newer name for chat)
 OUTPUT_LIMIT_ALIASES = ("max_completion_tokens",)
+#: LiteLLM's status for a request whose client disconnected before the answer
+#: (proxy/common_request_processing.py, ``_await_llm_call_cancelling_on_disconnect``)
+CLIENT_CLOSED_REQUEST = 499
 CHAT_CALLS = {"completion", "acompletion", "text_completion", "atext_completion"}
 PER_MESSAGE_TOKENS = 16
 PER_IMAGE_TOKENS = 2_000
@@ -265,7 +268,14 @@ class DailyBudget(CustomLogger):
         user_api_key_dict: Any,
         traceback_str: str | None = None,
     ) -> None:
-        await self._settle(str(request_data.get("litellm_call_id")), None)
+        call_id = str(request_data.get("litellm_call_id"))
+        hold = self._holds.get(call_id)
+        if hold is not None and getattr(original_exception, "status_code", None) == CLIENT_CLOSED_REQUEST:
+            # the client left while the provider was working: LiteLLM cancels its call (499), but the provider
+            # may bill what it already generated and no usage comes back, so the reservation is the honest bound
+            await self._settle(call_id, hold.amount)
+            return
+        await self._settle(call_id, None)
 
     async def async_post_call_streaming_iterator_hook(  # type: ignore[override]
         self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]

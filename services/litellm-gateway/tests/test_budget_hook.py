@@ -288,3 +288,21 @@ def test_redis_settle_is_idempotent_and_alerts_are_claimed_once() -> None:
     first, second, spent, claims = run(scenario())
     assert first == 300 and second is None and spent == (300, 0)
     assert claims == [True, False, False]
+
+
+def test_a_client_gone_before_a_plain_answer_settles_at_the_reservation() -> None:
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(), counter)
+
+    async def scenario() -> tuple[int, int, int]:
+        data = await hook.async_pre_call_hook(None, None, request(max_tokens=10), "acompletion")
+        hold = hook.open_hold(data["litellm_call_id"])
+        assert hold is not None
+        # what LiteLLM raises when the client disconnects (proxy/common_request_processing.py)
+        gone = HTTPException(status_code=499, detail="Client disconnected the request")
+        await hook.async_post_call_failure_hook(data, gone, None)
+        spent, reserved = await counter.spent(hook.settings.day()[0])
+        return spent, reserved, hold.amount
+
+    spent, reserved, amount = run(scenario())
+    assert (spent, reserved) == (amount, 0)
