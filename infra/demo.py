@@ -58,6 +58,8 @@ def main() -> None:
                 "ROUTES": '["balanced", "simple", "long-context", "vision"]',
                 "GATEWAY_ATTEMPTS": "1",
                 "REQUESTS_PER_MINUTE": "60",
+                # loopback only: the demo's bot is for this laptop
+                "BIND_HOST": "127.0.0.1",
             }
         )
         gateway = LocalGateway(

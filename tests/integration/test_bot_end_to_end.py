@@ -49,6 +49,7 @@ def stack(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory
                 "DEFAULT_ROUTE": "balanced",
                 "ROUTES": '["balanced", "simple", "vision", "long-context"]',
                 "GATEWAY_ATTEMPTS": "2",
+                "BIND_HOST": "127.0.0.1",
             }
         )
         gateway: LocalGateway = start_gateway(
