@@ -154,6 +154,7 @@ def main() -> None:
                 sim.healthy_delay_ms = 0
                 # in turn, request by request, so load drifts on the shared machine hit both alike
                 with_hook, no_hook = [], []
+                measure(chat_via(bare.url), 0, warmup)
                 for _ in range(args.requests):
                     with_hook += measure(via_gateway, 1, 0)
                     no_hook += measure(chat_via(bare.url), 1, 0)

@@ -270,3 +270,43 @@ def test_a_client_that_hangs_up_before_a_plain_answer_pays_the_bound(
     assert budget.wait_until_no_hold(DAY, timeout_s=5) == 0
     assert budget.reserved_nano(DAY) == 0
     assert budget.spent_nano(DAY) - before >= whole_answer
+
+
+@pytest.mark.parametrize("endpoint", ["messages", "responses"])
+def test_a_route_keeps_its_groups_fallbacks_and_budget_on_every_api(
+    endpoint: str,
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, prices = gateway
+    simulator.reset()
+    simulator.set("anthropic", "500")  # "balanced" is claude-sonnet, which falls back to gemini-pro
+    before = budget.spent_nano(DAY)
+    call(endpoint, "balanced", True, running.url)
+    assert budget.wait_until_no_hold(DAY) == 0
+    assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
+    assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
+
+
+def test_a_timeout_releases_the_hold(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> None:
+    running, _ = gateway
+    simulator.reset()
+    simulator.set("anthropic", "hang")
+    simulator.set("gemini", "hang")
+    before = budget.spent_nano(DAY)
+    # LiteLLM's per-request ``timeout`` (a litellm param) keeps the test short; the config's is 45 s
+    body = {"model": "claude-sonnet", "messages": [{"role": "user", "content": PROMPT}], "timeout": 1}
+    response = httpx.post(
+        f"{running.url}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+        timeout=30,
+    )
+    assert response.status_code >= 400
+    assert budget.wait_until_no_hold(DAY) == 0
+    assert budget.spent_nano(DAY) == before

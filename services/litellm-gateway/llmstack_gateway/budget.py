@@ -61,7 +61,6 @@ CLIENT_CLOSED_REQUEST = 499
 CHAT_CALLS = {"completion", "acompletion", "text_completion", "atext_completion"}
 PER_MESSAGE_TOKENS = 16
 PER_IMAGE_TOKENS = 2_000
-HOLD_KEY = "llmstack_budget_hold"
 
 
 def input_token_bound(data: Mapping[str, Any]) -> int:
