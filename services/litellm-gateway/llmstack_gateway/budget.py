@@ -248,6 +248,13 @@ class DailyBudget(CustomLogger):
         if spent is not None:
             self._alert_in_background(hold.day, hold.resets, spent_nano=spent)
 
+    async def _keep_alive(self, hold: Hold) -> None:
+        """A live stream refreshes its hold's start, so only holds of dead requests expire; never breaks the stream."""
+        try:
+            await self.counter.touch(hold.day, hold.hold)
+        except CounterUnavailable:
+            log.warning("could not refresh a streaming hold; it may expire before the stream ends")
+
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, response: Any
     ) -> Any:
@@ -300,7 +307,7 @@ class DailyBudget(CustomLogger):
                 meter.observe(chunk)
                 if time.monotonic() - touched > heartbeat:
                     touched = time.monotonic()
-                    await self.counter.touch(hold.day, hold.hold)  # a live stream keeps its hold
+                    await self._keep_alive(hold)
                 yield chunk
             completed = True
         finally:

@@ -4,6 +4,7 @@ and the iterator hook settles every stream however it ends (completed, client go
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -201,3 +202,48 @@ def test_a_provider_error_mid_stream_settles_once_and_the_failure_hook_adds_noth
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+class CountingCounter(MemoryCounter):
+    """The in-memory counter, recording touches; ``fail`` makes touch raise like an unreachable Redis."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.touches = 0
+        self.fail = fail
+
+    async def touch(self, day: str, hold: str) -> bool:
+        self.touches += 1
+        if self.fail:
+            from llmstack_gateway.counter import CounterUnavailable
+
+            raise CounterUnavailable("Redis unreachable: ConnectionError")
+        return await super().touch(day, hold)
+
+
+async def slow_provider(chunks: list[Any], gap_s: float) -> AsyncIterator[Any]:
+    for chunk in chunks:
+        await asyncio.sleep(gap_s)
+        yield chunk
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["refreshed", "redis-down"])
+def test_a_long_stream_keeps_its_hold_alive_and_a_failed_refresh_never_breaks_it(fail: bool) -> None:
+    hook, _ = hook_and_counter()
+    counter = CountingCounter(fail=fail)
+    hook._counter = counter
+    hook._settings = dataclasses.replace(hook.settings, hold_expiry_s=4.0)  # refresh every second
+
+    async def scenario() -> int:
+        data = await admitted_stream(hook)
+        chunks = [chat_chunk("a"), chat_chunk("b"), chat_chunk(usage=(12, 2))]
+        received = [
+            c
+            async for c in hook.async_post_call_streaming_iterator_hook(
+                None, slow_provider(chunks, 0.55), data
+            )
+        ]
+        return len(received)
+
+    assert run(scenario()) == 3
+    assert counter.touches >= 1
