@@ -102,6 +102,8 @@ def test_the_cap_holds_across_two_gateways_x_two_workers_under_mixed_load(
     gateways = [
         start_gateway(SPEC, simulator, workers=2, env=budget_env(budget.prefix, clock, alerts)) for _ in "ab"
     ]
+    for gateway in gateways:
+        gateway.startup_timeout_s = 240  # four workers importing LiteLLM at once on a shared 2-core box
     try:
         start_all(*gateways)
         assert httpx.get(f"{gateways[0].url}/health/ready", timeout=10).json()["budget_counter"] == "redis"
