@@ -145,6 +145,33 @@ class TypicalRequest(Strict):
     output_tokens: Annotated[int, Field(ge=0)] = 500
 
 
+class Otlp(Strict):
+    """OpenTelemetry export of the gateway's spans (LiteLLM's ``otel`` callback, OTLP over HTTP)."""
+
+    #: the collector's base URL (``/v1/traces`` is appended by LiteLLM when missing); checked by
+    #: ``infra/checks/observability.py`` rather than typed, so a bad value gets a finding that never echoes it
+    endpoint: str
+    #: Secret Manager secret holding the OTLP headers (``name=value,name=value``, often an API key)
+    headers_secret: str | None = None
+
+
+class Langfuse(Strict):
+    """Langfuse traces (LiteLLM's ``langfuse_otel`` callback: OTLP to ``<host>/api/public/otel``)."""
+
+    host: str = "https://cloud.langfuse.com"
+    public_key_secret: str
+    secret_key_secret: str
+
+
+class Observability(Strict):
+    """Where the gateway's traces go. Absent: no trace leaves the gateway."""
+
+    otlp: Otlp | None = None
+    langfuse: Langfuse | None = None
+    #: send prompts and answers along with the spans; off, LiteLLM redacts them before any callback sees them
+    log_content: bool = False
+
+
 class Catalog(Strict):
     providers: dict[Identifier, Provider]
     models: dict[Identifier, ModelGroup]
@@ -156,3 +183,4 @@ class Catalog(Strict):
     budget: Budget
     gateway: Gateway = Field(default_factory=Gateway)
     typical_request: TypicalRequest = Field(default_factory=TypicalRequest)
+    observability: Observability = Field(default_factory=Observability)

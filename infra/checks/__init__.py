@@ -24,6 +24,7 @@ from infra.checks.graph import (
     check_survival,
 )
 from infra.checks.json_mode import check_json_mode
+from infra.checks.observability import check_observability
 from infra.checks.pricing import check_cost_map, check_prices
 from infra.checks.secrets import check_literal_secrets, check_secret_ids
 from infra.checks.timing import check_routing_strategy, check_worst_case_time
@@ -46,6 +47,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_worst_case_time,
     check_routing_strategy,
     check_bot_route,
+    check_observability,
 )
 
 
