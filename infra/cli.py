@@ -266,6 +266,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_INVALID if invalid else EXIT_OK
 
 
+def cmd_spend(args: argparse.Namespace) -> int:
+    """What the stack's gateway spent: today by group and provider, and the last days against the cap."""
+    import os
+
+    from infra.spend import SpendError, fetch_budget, format_text, resolve_gateway
+
+    (stack,) = args.stack
+    try:
+        gateway = resolve_gateway(stack, args.url, args.key, os.environ, find_project_root())
+        report = fetch_budget(gateway, days=args.days)
+    except SpendError as exc:
+        print(f"llmstack spend: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        sys.stdout.write(format_text(report))
+    return EXIT_OK
+
+
 def _declared_resources(stacks_dir: Path, stack: str) -> str:
     # imported here: only `plan` pays for Pulumi's import
     from infra.dryrun import describe, run_program, stack_config
@@ -337,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     common(snapshot, many=False)
     snapshot.set_defaults(func=cmd_snapshot)
 
+    spend = sub.add_parser("spend", help="what a stack's gateway spent: today's split and the last days")
+    spend.add_argument("--stack", action="append", metavar="NAME", required=True, help="the stack")
+    spend.add_argument("--url", metavar="URL", help="the gateway (default: the stack's gateway_url output)")
+    spend.add_argument(
+        "--key", metavar="KEY", help="its master key (default: LITELLM_MASTER_KEY, else the output)"
+    )
+    spend.add_argument("--days", type=int, default=7, choices=range(1, 32), metavar="1..31")
+    spend.add_argument("--format", choices=["text", "json"], default="text")
+    spend.set_defaults(func=cmd_spend)
+
     plan = sub.add_parser("plan", help="check all stacks, render configs into build/, print chains")
     common(plan, many=True)
     plan.add_argument("--build-dir", default="build", metavar="DIR")
@@ -355,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (
         getattr(args, "stack", None)
-        and args.command in ("render", "explain", "drill", "local")
+        and args.command in ("render", "explain", "drill", "local", "spend")
         and len(args.stack) != 1
     ):
         parser.error(f"{args.command} takes exactly one --stack")
