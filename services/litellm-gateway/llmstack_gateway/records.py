@@ -1,0 +1,359 @@
+"""One structured JSON line per request on stdout, and the request's metrics (``litellm_settings.callbacks``).
+
+Listed after the budget hook, so each of our hooks runs once the budget has settled or released the request's hold
+(LiteLLM runs the callbacks' hooks in list order, and wraps streams in that order: ours is the outer layer):
+
+* a plain answer is recorded in ``async_post_call_success_hook``, its cost read exactly as the budget reads it
+  (``pricing.litellm_cost``: the ``x-litellm-response-cost`` value);
+* a stream is recorded when its last chunk has gone (or the client left), measured the way the budget measures it
+  (``streaming.StreamMeter``, priced at the deployment that served);
+* a refusal (429 from the budget), a failure and a client gone before the answer (499) in
+  ``async_post_call_failure_hook``;
+* each failed deployment attempt arrives first as ``async_log_failure_event`` (README's table: once per failed
+  primary before its fallback answers) and is listed in the record's ``attempts``.
+
+Never written: the prompt, the answer, any header (the request's ``Authorization`` is in ``proxy_server_request``).
+The request id is LiteLLM's call id, the ``x-litellm-call-id`` header the client got.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+from litellm.integrations.custom_logger import CustomLogger
+
+from llmstack_gateway import metrics
+from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, budget_hook
+from llmstack_gateway.budget_api import install_budget_routes
+from llmstack_gateway.counter import CounterUnavailable, to_nano
+from llmstack_gateway.pricing import deployment_prices, litellm_cost
+from llmstack_gateway.streaming import StreamMeter, _tokens
+
+log = logging.getLogger("llmstack.records")
+
+#: requests in flight or just ended whose attempts/holds we remember; more would mean a leak, so the oldest go
+MAX_TRACKED = 10_000
+
+
+@dataclass
+class Attempt:
+    group: str | None
+    deployment: str | None
+    provider: str | None
+    outcome: str
+    status: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Tracked:
+    """What a request's later hooks need from its start: the budget's hold (gone from the budget once settled)."""
+
+    day: str | None = None
+    held_nano: int = 0
+    input_bound: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+def attempt_outcome(status: int | None, exception: BaseException | None) -> str:
+    """How a deployment attempt ended, in the words of the issue: 429, 5xx, timeout, or another error."""
+    name = type(exception).__name__.lower() if exception is not None else ""
+    if "timeout" in name or status == 408:
+        return "timeout"
+    if status == 429:
+        return "429"
+    if status is not None and 500 <= status < 600:
+        return "5xx"
+    return "error"
+
+
+def _status(exception: BaseException | None) -> int | None:
+    value = getattr(exception, "status_code", None)
+    return int(value) if isinstance(value, int) else None
+
+
+def _deployment(logging_obj: Any) -> tuple[str | None, str | None, str | None]:
+    """(group, deployment id, provider) that answered, from LiteLLM's logging object (set after any fallback)."""
+    details = getattr(logging_obj, "model_call_details", None)
+    if not isinstance(details, dict):
+        return None, None, None
+    params = details.get("litellm_params") or {}
+    info = params.get("model_info") or {}
+    metadata = params.get("metadata") or params.get("litellm_metadata") or {}
+    group = metadata.get("model_group") if isinstance(metadata, Mapping) else None
+    provider = details.get("custom_llm_provider") or params.get("custom_llm_provider")
+    deployment = info.get("id") if isinstance(info, Mapping) else None
+    return (
+        str(group) if group else None,
+        str(deployment) if deployment else None,
+        str(provider) if provider else None,
+    )
+
+
+def _request(data: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(endpoint path, model the client asked for): a route's name as routes.py noted it before rewriting it."""
+    request = data.get("proxy_server_request") or {}
+    url = str(request.get("url") or "")
+    asked = data.get("model")
+    for bucket in ("litellm_metadata", "metadata"):
+        metadata = data.get(bucket)
+        if isinstance(metadata, Mapping) and metadata.get("llmstack_route"):
+            asked = metadata["llmstack_route"]
+    return (urlsplit(url).path if url else "unknown"), (str(asked) if asked is not None else None)
+
+
+def _usage(response: Any) -> tuple[int, int] | None:
+    usage = response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
+    return None if usage is None else _tokens(usage)
+
+
+def _cache_hit(logging_obj: Any) -> bool:
+    details = getattr(logging_obj, "model_call_details", None)
+    return bool(isinstance(details, dict) and details.get("cache_hit"))
+
+
+def _start(logging_obj: Any) -> float | None:
+    started = getattr(logging_obj, "start_time", None)
+    return started.timestamp() if isinstance(started, dt.datetime) else None
+
+
+class RequestRecords(CustomLogger):
+    def __init__(self, write: Any = None) -> None:
+        super().__init__()
+        self._tracked: OrderedDict[str, Tracked] = OrderedDict()
+        self._recorded: OrderedDict[str, None] = OrderedDict()
+        #: one ``write`` per line: a line under the pipe buffer size never interleaves with another worker's
+        self._write = write or (lambda line: os.write(1, line.encode()))
+
+    def _track(self, call_id: str) -> Tracked:
+        tracked = self._tracked.get(call_id)
+        if tracked is None:
+            tracked = self._tracked[call_id] = Tracked()
+            while len(self._tracked) > MAX_TRACKED:
+                self._tracked.popitem(last=False)
+        return tracked
+
+    # -- while the request runs ------------------------------------------------------------------------------
+    async def async_pre_call_hook(  # type: ignore[override]
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        call_id = data.get("litellm_call_id")
+        hold = budget_hook.open_hold(str(call_id)) if call_id else None
+        if hold is not None:
+            tracked = self._track(str(call_id))
+            tracked.day, tracked.held_nano, tracked.input_bound = hold.day, hold.amount, hold.input_bound
+        return data
+
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """One failed deployment attempt (the primary before a fallback, or every one of a failed request)."""
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return
+        exception = kwargs.get("exception")
+        status = _status(exception)
+        params = kwargs.get("litellm_params") or {}
+        info = params.get("model_info") or {}
+        metadata = params.get("metadata") or params.get("litellm_metadata") or {}
+        attempt = Attempt(
+            group=metadata.get("model_group") if isinstance(metadata, Mapping) else None,
+            deployment=info.get("id") if isinstance(info, Mapping) else None,
+            provider=kwargs.get("custom_llm_provider"),
+            outcome=attempt_outcome(status, exception),
+            status=status,
+        )
+        self._track(str(call_id)).attempts.append(attempt)
+        metrics.ERRORS.labels(
+            attempt.group or "unknown", attempt.provider or "unknown", attempt.outcome
+        ).inc()
+
+    # -- when it ends ----------------------------------------------------------------------------------------
+    async def async_post_call_success_hook(
+        self, data: dict[str, Any], user_api_key_dict: Any, response: Any
+    ) -> Any:
+        if data.get("stream") is True:
+            return response  # recorded when the stream ends
+        logging_obj = data.get("litellm_logging_obj")
+        cost = litellm_cost(response, logging_obj)
+        tracked = self._tracked.get(str(data.get("litellm_call_id")))
+        cost_nano = (tracked.held_nano if tracked else 0) if cost is None else to_nano(cost)
+        await self._record(data, status=200, cost_nano=cost_nano, tokens=_usage(response), first_chunk=None)
+        return response
+
+    async def async_post_call_streaming_iterator_hook(  # type: ignore[override]
+        self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
+    ) -> AsyncGenerator[Any, None]:
+        tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
+        meter = StreamMeter(input_bound=tracked.input_bound if tracked else 0)
+        first_chunk: float | None = None
+        completed = False
+        try:
+            async for chunk in response:
+                if first_chunk is None:
+                    first_chunk = time.time()
+                meter.observe(chunk)
+                yield chunk
+            completed = True
+        finally:
+            with anyio.CancelScope(shield=True):
+                # the inner layer (the budget's) settles in its own ``finally``: close it first, so the record
+                # shows the budget after this request
+                aclose = getattr(response, "aclose", None)
+                if aclose is not None:
+                    try:
+                        await aclose()
+                    except Exception:
+                        log.debug("the inner stream failed while closing", exc_info=True)
+                logging_obj = request_data.get("litellm_logging_obj")
+                await meter.finish(logging_obj, completed)
+                prices = deployment_prices(logging_obj, budget_hook.settings)
+                if prices is None:
+                    group = budget_hook.settings.groups.get(str(request_data.get("model")))
+                    prices = (group.input_per_token, group.output_per_token) if group else (0.0, 0.0)
+                cost_nano = 0 if meter.generated_nothing else to_nano(meter.cost(*prices))
+                await self._record(
+                    request_data,
+                    status=200 if completed else CLIENT_CLOSED_REQUEST,
+                    cost_nano=cost_nano,
+                    tokens=None if meter.generated_nothing else meter.tokens(),
+                    first_chunk=first_chunk,
+                )
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
+    ) -> None:
+        status = _status(original_exception) or 500
+        detail = getattr(original_exception, "detail", None)
+        reason = detail.get("reason") if isinstance(detail, Mapping) else None
+        tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
+        # the budget settles a client gone before a plain answer at its reservation, and releases every other
+        cost_nano = tracked.held_nano if tracked and status == CLIENT_CLOSED_REQUEST else 0
+        await self._record(
+            request_data,
+            status=status,
+            cost_nano=cost_nano,
+            tokens=None,
+            first_chunk=None,
+            refusal=str(reason) if reason else None,
+        )
+
+    # -- the record ------------------------------------------------------------------------------------------
+    async def _record(
+        self,
+        data: Mapping[str, Any],
+        *,
+        status: int,
+        cost_nano: int,
+        tokens: tuple[int, int] | None,
+        first_chunk: float | None,
+        refusal: str | None = None,
+    ) -> None:
+        if not data.get("litellm_call_id"):
+            return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
+        call_id = str(data.get("litellm_call_id"))
+        if call_id in self._recorded:
+            return  # LiteLLM also calls the failure hook after a stream that ended: one record per request
+        self._recorded[call_id] = None
+        while len(self._recorded) > MAX_TRACKED:
+            self._recorded.popitem(last=False)
+        tracked = self._tracked.pop(call_id, None) or Tracked()
+        now = time.time()
+        logging_obj = data.get("litellm_logging_obj")
+        endpoint, asked = _request(data)
+        served_group, deployment, provider = _deployment(logging_obj) if status < 400 else (None, None, None)
+        # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
+        group = str(data.get("model")) if data.get("model") else None
+        attempts = [a.as_dict() for a in tracked.attempts]
+        if status < 400:
+            attempts.append(Attempt(served_group or group, deployment, provider, "ok", status).as_dict())
+        if refusal is not None:
+            outcome = "refused"
+        elif status == CLIENT_CLOSED_REQUEST:
+            outcome = "client_closed"
+        elif status >= 400:
+            outcome = "error"
+        else:
+            outcome = "fallback" if tracked.attempts else "ok"
+        started = _start(logging_obj)
+        streamed = data.get("stream") is True
+        record: dict[str, Any] = {
+            "event": "llmstack.request",
+            "time": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="milliseconds"),
+            "request_id": call_id,
+            "endpoint": endpoint,
+            "streamed": streamed,
+            "asked": asked,
+            "group": group,
+            "deployment": deployment,
+            "provider": provider,
+            "outcome": outcome,
+            "status": status,
+            "attempts": attempts,
+            "input_tokens": tokens[0] if tokens else None,
+            "output_tokens": tokens[1] if tokens else None,
+            "cost_usd": round(cost_nano / 1e9, 9),
+            "latency_s": round(now - started, 4) if started is not None else None,
+            "cache_hit": _cache_hit(logging_obj),
+        }
+        if streamed:
+            record["ttft_s"] = round(first_chunk - started, 4) if first_chunk and started else None
+        if refusal is not None:
+            record["refusal"] = refusal
+        record["budget"] = await self._budget_after(tracked.day)
+        self._write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._observe(record)
+
+    @staticmethod
+    async def _budget_after(day: str | None) -> dict[str, Any]:
+        settings = budget_hook.settings
+        today, _ = settings.day()
+        try:
+            spent, held = await budget_hook.counter.spent(day or today)
+        except CounterUnavailable:
+            return {"day": day or today, "cap_usd": settings.daily_usd, "counter": "unreachable"}
+        return {
+            "day": day or today,
+            "spent_usd": round(spent / 1e9, 9),
+            "held_usd": round(held / 1e9, 9),
+            "cap_usd": settings.daily_usd,
+        }
+
+    @staticmethod
+    def _observe(record: Mapping[str, Any]) -> None:
+        group = record["group"] or "unknown"
+        provider = record["provider"] or "none"
+        endpoint = record["endpoint"]
+        metrics.REQUESTS.labels(group, provider, endpoint, record["outcome"]).inc()
+        if record["outcome"] == "fallback":
+            metrics.FALLBACKS.labels(group, provider).inc()
+        if record["input_tokens"] is not None:
+            metrics.TOKENS.labels(group, provider, "input").inc(record["input_tokens"])
+            metrics.TOKENS.labels(group, provider, "output").inc(record["output_tokens"] or 0)
+        if record["cost_usd"]:
+            metrics.COST.labels(group, provider).inc(record["cost_usd"])
+        if record["latency_s"] is not None:
+            streamed = "true" if record["streamed"] else "false"
+            metrics.LATENCY.labels(group, endpoint, streamed).observe(record["latency_s"])
+        if record.get("ttft_s") is not None:
+            metrics.FIRST_TOKEN.labels(group, endpoint).observe(record["ttft_s"])
+
+
+request_records = RequestRecords()
+install_budget_routes()
