@@ -1,0 +1,76 @@
+"""The catalog's ``observability:`` section as LiteLLM callbacks and the gateway's environment variables.
+
+LiteLLM 1.108.7 does the exporting itself; these are the names it reads (its source, in the venv):
+- ``otel`` (``litellm/integrations/opentelemetry.py``, ``OpenTelemetryConfig.from_env``): ``OTEL_EXPORTER``
+  (``otlp_http``), ``OTEL_ENDPOINT`` (``/v1/traces`` appended when missing, ``_normalize_otel_endpoint``),
+  ``OTEL_HEADERS`` (``name=value,name=value``, split by ``_get_headers_dictionary``), ``OTEL_SERVICE_NAME``,
+  ``OTEL_ENVIRONMENT_NAME``. A caller's W3C ``traceparent`` header becomes the parent of the gateway's spans
+  (``get_traceparent_from_header``), so the bot's trace and the gateway's are one.
+- ``langfuse_otel`` (``litellm/integrations/langfuse/langfuse_otel.py``): ``LANGFUSE_PUBLIC_KEY``,
+  ``LANGFUSE_SECRET_KEY``, ``LANGFUSE_HOST``; it exports OTLP to ``<host>/api/public/otel`` with Basic auth,
+  needing no Langfuse SDK (LiteLLM's plain ``langfuse`` callback imports the ``langfuse`` package, which the
+  gateway image does not carry).
+- ``litellm_settings.turn_off_message_logging`` redacts prompts and answers before any callback sees them
+  (``OpenTelemetry._resolve_capture_mode``: it forces ``NO_CONTENT``).
+
+Keys and headers are never in the rendered config: they are Secret Manager secrets the deployment passes as
+variables, like the provider keys.
+"""
+
+from __future__ import annotations
+
+from infra.catalog import StackSpec
+from infra.catalog.models import Observability
+
+OTEL_CALLBACK = "otel"
+LANGFUSE_CALLBACK = "langfuse_otel"
+#: the service name the gateway's spans carry (a trace backend groups by it); the bot's are ``llmstack-bot``
+GATEWAY_SERVICE_NAME = "llmstack-gateway"
+OTLP_HEADERS_ENV = "OTEL_HEADERS"
+LANGFUSE_PUBLIC_KEY_ENV = "LANGFUSE_PUBLIC_KEY"
+LANGFUSE_SECRET_KEY_ENV = "LANGFUSE_SECRET_KEY"
+
+
+def trace_callbacks(observability: Observability) -> list[str]:
+    """LiteLLM's built-in callbacks the section turns on, in the order LiteLLM should call them."""
+    return [
+        *([OTEL_CALLBACK] if observability.otlp is not None else []),
+        *([LANGFUSE_CALLBACK] if observability.langfuse is not None else []),
+    ]
+
+
+def redacts_content(observability: Observability) -> bool:
+    """Whether the config must tell LiteLLM to keep prompts and answers out of what its callbacks send."""
+    return bool(trace_callbacks(observability)) and not observability.log_content
+
+
+def gateway_trace_variables(spec: StackSpec) -> dict[str, str]:
+    """Plain (non-secret) variables the gateway needs for the section: exporter, endpoints, names."""
+    observability = spec.catalog.observability
+    out: dict[str, str] = {}
+    if observability.otlp is not None:
+        out.update(
+            {
+                "OTEL_EXPORTER": "otlp_http",
+                "OTEL_ENDPOINT": observability.otlp.endpoint,
+                "OTEL_SERVICE_NAME": GATEWAY_SERVICE_NAME,
+                "OTEL_ENVIRONMENT_NAME": spec.name,
+            }
+        )
+    if observability.langfuse is not None:
+        out["LANGFUSE_HOST"] = observability.langfuse.host
+        # Langfuse's "environment" filter (read by LiteLLM's langfuse_otel.py, _set_langfuse_specific_attributes)
+        out["LANGFUSE_TRACING_ENVIRONMENT"] = spec.name
+    return out
+
+
+def gateway_trace_secrets(spec: StackSpec) -> dict[str, str]:
+    """Environment variable -> Secret Manager secret id, for every credential the section names."""
+    observability = spec.catalog.observability
+    out: dict[str, str] = {}
+    if observability.otlp is not None and observability.otlp.headers_secret is not None:
+        out[OTLP_HEADERS_ENV] = observability.otlp.headers_secret
+    if observability.langfuse is not None:
+        out[LANGFUSE_PUBLIC_KEY_ENV] = observability.langfuse.public_key_secret
+        out[LANGFUSE_SECRET_KEY_ENV] = observability.langfuse.secret_key_secret
+    return out
