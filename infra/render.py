@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from infra.catalog import StackSpec
-from infra.catalog.models import Catalog, Gateway, Retries
+from infra.catalog.models import Catalog, Client, Gateway, Retries
 from infra.chains import chain_for, max_price_per_token, retries_for
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -30,6 +30,8 @@ ROUTES_CALLBACK = "llmstack_gateway.routes.route_aliases"
 #: JSON mode where LiteLLM drops it, and the header naming the parameters it dropped
 PARAMS_CALLBACK = "llmstack_gateway.params.request_parameters"
 CUSTOM_AUTH = "llmstack_gateway.auth.user_api_key_auth"
+#: each client's routes before anything else runs (403 naming the route), and the public surface
+CLIENTS_CALLBACK = "llmstack_gateway.clients.client_access"
 REDIS_ENV = {"host": "REDIS_HOST", "port": "REDIS_PORT", "password": "REDIS_PASSWORD"}
 
 _LITELLM_PREFIX = {"anthropic": "anthropic", "openai": "openai", "gemini": "gemini"}
@@ -207,13 +209,18 @@ def budget_section(spec: StackSpec) -> dict[str, Any]:
 
 def with_in_memory_counter(spec: StackSpec) -> StackSpec:
     """The stack as a local run serves it (`llmstack local`, drills, tests): one process, the budget counter in
-    that process's memory. Never deployed: `llmstack check` refuses ``shared_state: none`` in a stack."""
-    gateway = Gateway(replicas=1, workers=1, shared_state="none")
+    that process's memory. Never deployed: `llmstack check` refuses ``shared_state: none`` in a stack. A local run
+    hands out no client keys, so its one user, the operator, calls with the master key."""
+    gateway = Gateway(replicas=1, workers=1, shared_state="none", master_key_completions=True)
     return dataclasses.replace(spec, catalog=spec.catalog.model_copy(update={"gateway": gateway}))
 
 
 def render_context(
-    spec: StackSpec, api_bases: Mapping[str, str] | None = None, *, budget_hook: bool = True
+    spec: StackSpec,
+    api_bases: Mapping[str, str] | None = None,
+    *,
+    budget_hook: bool = True,
+    master_key_completions: bool | None = None,
 ) -> dict[str, Any]:
     catalog = spec.catalog
     configured = catalog.router.retries
@@ -237,21 +244,55 @@ def render_context(
         "request_timeout_s": catalog.router.max_request_s,
         "master_key_ref": f"os.environ/{MASTER_KEY_ENV}",
         "custom_auth": CUSTOM_AUTH,
-        "callbacks": [ROUTES_CALLBACK, PARAMS_CALLBACK, *([BUDGET_CALLBACK] if budget_hook else [])],
+        "callbacks": [
+            CLIENTS_CALLBACK,
+            ROUTES_CALLBACK,
+            PARAMS_CALLBACK,
+            *([BUDGET_CALLBACK] if budget_hook else []),
+        ],
         "budget": budget_section(spec),
+        "clients": clients_section(
+            spec,
+            catalog.gateway.master_key_completions
+            if master_key_completions is None
+            else master_key_completions,
+        ),
     }
 
 
+def clients_section(spec: StackSpec, master_key_completions: bool) -> dict[str, Any]:
+    """Who may call the gateway: each client's key as a reference to its variable (never a value), its routes
+    and its share of the day's cap; and whether the master key, the operators' key, may ask for completions."""
+    clients: dict[str, dict[str, Any]] = {}
+    for name, client in spec.catalog.clients.items():
+        entry: dict[str, Any] = {"key": f"os.environ/{Client.key_env(name)}", "routes": list(client.routes)}
+        if client.daily_usd is not None:
+            entry["daily_usd"] = client.daily_usd
+        clients[name] = entry
+    return {"master_key_completions": master_key_completions, "clients": clients}
+
+
 def render_gateway_config(
-    spec: StackSpec, api_bases: Mapping[str, str] | None = None, *, budget_hook: bool = True
+    spec: StackSpec,
+    api_bases: Mapping[str, str] | None = None,
+    *,
+    budget_hook: bool = True,
+    master_key_completions: bool | None = None,
 ) -> str:
     """The LiteLLM proxy config for one stack.
 
     ``api_bases`` (provider kind -> URL) is for local runs against the simulator only; ``budget_hook=False``
-    exists for the benchmark that measures what the hook costs.
+    exists for the benchmark that measures what the hook costs. ``master_key_completions`` overrides the
+    catalog's ``gateway.master_key_completions``; a local run against the simulator (``api_bases`` given: the
+    drills, the demo, the tests) defaults it to on, as it hands out no client keys.
     """
+    if master_key_completions is None and api_bases is not None:
+        master_key_completions = True
     template = template_environment().get_template(TEMPLATE_NAME)
-    return template.render(**render_context(spec, api_bases, budget_hook=budget_hook))
+    context = render_context(
+        spec, api_bases, budget_hook=budget_hook, master_key_completions=master_key_completions
+    )
+    return template.render(**context)
 
 
 def provider_env_names(spec: StackSpec) -> dict[str, str]:

@@ -87,6 +87,6 @@ class DeploySettings(Strict):
 
 #: the ``llmstack:`` keys a stack file may set: catalog overlays, the enabled groups, deployment settings,
 #: and secret values (``pulumi config set --secret --path 'llmstack:secrets.<id>'``, and the Railway token)
-OVERLAY_SECTIONS = ("budget", "router", "gateway", "routes", "observability")
+OVERLAY_SECTIONS = ("budget", "router", "gateway", "routes", "observability", "clients")
 SECRET_KEYS = ("secrets", "railway_token")
 STACK_KEYS = (*OVERLAY_SECTIONS, "enabled_models", "railway", "telegram", "services", *SECRET_KEYS)

@@ -136,6 +136,28 @@ class Gateway(Strict):
     #: crash restart never gives the day a fresh cap; ``none`` (one process's memory) is what ``llmstack local``
     #: and the drills run with, and ``llmstack check`` refuses it in a stack file
     shared_state: Literal["none", "redis"] = "redis"
+    #: accept the master key for completions too; off, it is for operators only (``/budget``, metrics) and every
+    #: application calls with its own client key (``clients:``), so a leaked application key is never the master
+    master_key_completions: bool = False
+
+
+class Client(Strict):
+    """One consumer of the gateway (the bot, a tools loop, ...) with its own key, routes and share of the budget."""
+
+    #: route aliases and model groups this client may ask for; anything else is refused with 403
+    routes: list[Identifier]
+    #: a hard sub-cap inside ``budget.daily_usd``: the client is refused with 429 at its share, others go on
+    daily_usd: float | None = None
+    #: the Secret Manager secret holding the client's key (default ``LLMSTACK-CLIENT-<NAME>-KEY``, generated)
+    key_secret: SecretId | None = None
+
+    def resolved_secret(self, name: str) -> str:
+        return self.key_secret or f"LLMSTACK-CLIENT-{name.upper().replace('.', '-').replace('_', '-')}-KEY"
+
+    @staticmethod
+    def key_env(name: str) -> str:
+        """The variable the gateway reads this client's key from (and the client itself, as GATEWAY_API_KEY)."""
+        return f"LLMSTACK_CLIENT_{name.upper().replace('-', '_').replace('.', '_')}_KEY"
 
 
 class TypicalRequest(Strict):
@@ -182,5 +204,7 @@ class Catalog(Strict):
     router: Router
     budget: Budget
     gateway: Gateway = Field(default_factory=Gateway)
+    #: who may call the gateway, with which key, routes and budget share (``infra/checks/clients.py``)
+    clients: dict[Identifier, Client] = Field(default_factory=dict)
     typical_request: TypicalRequest = Field(default_factory=TypicalRequest)
     observability: Observability = Field(default_factory=Observability)

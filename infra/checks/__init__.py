@@ -14,6 +14,7 @@ from pathlib import Path
 from infra.catalog import DEFAULT_STACKS_DIR, Finding, LoadResult, Severity, StackSpec, load_stack
 from infra.catalog.loader import inherited_only
 from infra.checks.budget import check_budget, check_budget_counter
+from infra.checks.clients import check_clients
 from infra.checks.context import CheckContext
 from infra.checks.deploy import check_bot_route
 from infra.checks.graph import (
@@ -48,6 +49,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_routing_strategy,
     check_bot_route,
     check_observability,
+    check_clients,
 )
 
 

@@ -1,0 +1,99 @@
+"""Clients of the gateway: each may ask only for routes and groups that exist, and their shares fit the cap.
+
+Unknown keys under ``clients:`` are refused by the typed model (``extra="forbid"``) with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from infra.catalog import Finding, Severity
+from infra.checks.context import CheckContext
+
+
+def check_clients(ctx: CheckContext) -> list[Finding]:
+    spec, catalog = ctx.spec, ctx.spec.catalog
+    names = [*catalog.routes, *catalog.models]
+    out: list[Finding] = []
+    for client_name, client in catalog.clients.items():
+        if not client.routes:
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "client-no-routes",
+                    spec.locate("clients", client_name, "routes"),
+                    f"client '{client_name}' may use no route, so its key could only be refused",
+                    f"list the routes or groups it needs under clients.{client_name}.routes, e.g. "
+                    f"[{', '.join(list(catalog.routes)[:2]) or 'balanced'}], or remove the client",
+                )
+            )
+        for index, name in enumerate(client.routes):
+            if name in names:
+                continue
+            match = difflib.get_close_matches(name, names, n=1)
+            disabled = name in spec.disabled_models
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "client-unknown-route",
+                    spec.locate("clients", client_name, "routes", index),
+                    f"client '{client_name}' is allowed '{name}', which is "
+                    + ("a group this stack does not enable" if disabled else "neither a route nor a group")
+                    + (f" (did you mean '{match[0]}'?)" if match and not disabled else ""),
+                    f"use one of: {', '.join(names)}",
+                )
+            )
+        share = client.daily_usd
+        if share is not None and (not math.isfinite(share) or share <= 0):
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "client-share-invalid",
+                    spec.locate("clients", client_name, "daily_usd"),
+                    f"client '{client_name}' has a daily share of {share}; a share is a positive number of USD",
+                    f"set clients.{client_name}.daily_usd to at most budget.daily_usd "
+                    f"(${catalog.budget.daily_usd:g}), or remove it to share the whole cap",
+                )
+            )
+    out.extend(_bot_default_route(ctx))
+    shares = {n: c.daily_usd for n, c in catalog.clients.items() if c.daily_usd is not None}
+    total = sum(s for s in shares.values() if math.isfinite(s) and s > 0)
+    cap = catalog.budget.daily_usd
+    if shares and math.isfinite(cap) and total > cap + 1e-9:
+        first = next(iter(shares))
+        listed = ", ".join(f"{n} ${s:g}" for n, s in shares.items())
+        out.append(
+            Finding(
+                Severity.ERROR,
+                "client-shares-exceed-cap",
+                spec.locate("clients", first, "daily_usd"),
+                f"the clients' daily shares add up to ${total:g} ({listed}), more than the stack's cap "
+                f"budget.daily_usd of ${cap:g}: a share could never be reached",
+                "lower the shares so they add up to at most budget.daily_usd, or raise budget.daily_usd",
+            )
+        )
+    return out
+
+
+#: the client the Telegram bot calls as (its key is the bot's GATEWAY_API_KEY)
+BOT_CLIENT = "bot"
+
+
+def _bot_default_route(ctx: CheckContext) -> list[Finding]:
+    """The bot asks for its default route on every turn: a bot client without it would get 403 for each."""
+    spec = ctx.spec
+    bot = spec.catalog.clients.get(BOT_CLIENT)
+    route = spec.deploy.telegram.default_route
+    if bot is None or route in bot.routes:
+        return []
+    return [
+        Finding(
+            Severity.ERROR,
+            "client-missing-bot-route",
+            spec.locate("clients", BOT_CLIENT, "routes"),
+            f"the bot's default route '{route}' (telegram.default_route) is not among clients.bot.routes, "
+            "so every turn would be refused with 403",
+            f"add '{route}' to clients.bot.routes",
+        )
+    ]

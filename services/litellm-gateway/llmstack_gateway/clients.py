@@ -1,0 +1,189 @@
+"""Who is calling: each client's key, its routes and its budget share, from the rendered ``llmstack_clients``.
+
+A key is looked up by its SHA-256 digest, compared with every known digest with ``hmac.compare_digest`` and no
+early exit, so the answer's time depends on the number of clients, never on how much of a key was right. No
+database: the keys come from the environment (``os.environ/LLMSTACK_CLIENT_<NAME>_KEY`` in the config, put there
+from Secret Manager at deploy time), so rotating one is a new secret version and a redeploy.
+
+The pre-call hook here runs first among the callbacks (before route aliases are resolved): a client may ask only
+for the names its catalog entry lists (403 naming the route otherwise), and the master key, the operators' key,
+asks for completions only when the catalog's ``gateway.master_key_completions`` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException
+from litellm.integrations.custom_logger import CustomLogger
+
+from llmstack_gateway.settings import CONFIG_ENV, load_config
+from llmstack_gateway.surface import install_surface
+
+log = logging.getLogger("llmstack.clients")
+
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+#: what auth.py writes into ``UserAPIKeyAuth.metadata``, and the hooks read back
+CLIENT_FIELD = "llmstack_client"
+OPERATOR_FIELD = "llmstack_operator"
+_ENV_PREFIX = "os.environ/"
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    #: the route aliases and groups this client may ask for, as the catalog lists them
+    routes: tuple[str, ...]
+    #: its hard share of the day's cap, in USD; None shares the whole cap
+    daily_usd: float | None = None
+
+    def may_use(self, model: str) -> bool:
+        return model in self.routes
+
+
+#: the caller holding the master key
+OPERATOR = Client("operator", ())
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def presented_key(api_key: str | None) -> str:
+    """The key as LiteLLM hands it over: with or without ``Bearer``, surrounding blanks removed."""
+    key = (api_key or "").strip()
+    return key[7:].strip() if key.lower().startswith("bearer ") else key
+
+
+class ClientRegistry:
+    def __init__(
+        self,
+        clients: Mapping[str, tuple[Client, str]],
+        master_key: str,
+        *,
+        master_key_completions: bool,
+    ) -> None:
+        self.clients = {name: client for name, (client, _) in clients.items()}
+        self.master_key_completions = master_key_completions
+        self._digests: list[tuple[bytes, Client]] = []
+        seen: dict[bytes, str] = {}
+        for name, (client, key) in clients.items():
+            if not key:
+                # a client whose variable is empty cannot call; the others still can
+                log.error("client %r has no key in its variable: every call with its key is refused", name)
+                continue
+            digest = _digest(key)
+            if digest in seen or (master_key and hmac.compare_digest(key.encode(), master_key.encode())):
+                other = seen.get(digest, "the master key")
+                raise ValueError(
+                    f"client {name!r} has the same key as {other}: every client needs its own key"
+                )
+            seen[digest] = name
+            self._digests.append((digest, client))
+        if master_key:
+            self._digests.append((_digest(master_key), OPERATOR))
+
+    def identify(self, key: str) -> Client | None:
+        """The client (or OPERATOR) this key belongs to, None for an unknown or empty key; constant time."""
+        if not key:
+            return None
+        digest = _digest(key)
+        found: Client | None = None
+        for known, client in self._digests:
+            if hmac.compare_digest(digest, known):
+                found = client
+        return found
+
+
+def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> ClientRegistry:
+    """The registry from a rendered config. A config without ``llmstack_clients`` predates clients: the master key
+    is then the only key, and it keeps asking for completions as it did."""
+    master = environ.get(MASTER_KEY_ENV, "")
+    section = config.get("llmstack_clients")
+    if not isinstance(section, Mapping):
+        return ClientRegistry({}, master, master_key_completions=True)
+    clients: dict[str, tuple[Client, str]] = {}
+    for name, entry in (section.get("clients") or {}).items():
+        reference = str(entry.get("key") or "")
+        if not reference.startswith(_ENV_PREFIX):
+            # a key written into the config would be a secret in plain text: refuse to start rather than use it
+            raise ValueError(f"client {name!r}: key must be os.environ/<VARIABLE>, never a value")
+        share = entry.get("daily_usd")
+        client = Client(str(name), tuple(str(r) for r in entry.get("routes") or ()), share and float(share))
+        clients[str(name)] = (client, environ.get(reference[len(_ENV_PREFIX) :], ""))
+    return ClientRegistry(clients, master, master_key_completions=bool(section.get("master_key_completions")))
+
+
+_registries: dict[tuple[str, str], ClientRegistry] = {}
+
+
+def registry() -> ClientRegistry:
+    """This worker's registry, read once from the rendered config and the environment (per config and master key,
+    which never change inside the proxy; unit tests set them per test). No config: the master key alone."""
+    path, master = os.environ.get(CONFIG_ENV, ""), os.environ.get(MASTER_KEY_ENV, "")
+    found = _registries.get((path, master))
+    if found is None:
+        found = _registries[(path, master)] = parse_registry(load_config() if path else {}, os.environ)
+    return found
+
+
+def caller_of(user_api_key_dict: Any) -> Client | None:
+    """The client auth.py identified for this request, from the ``UserAPIKeyAuth`` LiteLLM passes to hooks."""
+    metadata = getattr(user_api_key_dict, "metadata", None) or {}
+    if metadata.get(OPERATOR_FIELD):
+        return OPERATOR
+    name = metadata.get(CLIENT_FIELD)
+    return registry().clients.get(str(name)) if name else None
+
+
+def refusal(caller: Client | None, model: str, master_key_completions: bool) -> str | None:
+    """Why this caller may not ask for this model (the 403's message), or None when it may."""
+    if caller is None:
+        return "this request carries no client identity"
+    if caller is OPERATOR:
+        if master_key_completions:
+            return None
+        return (
+            "the master key is for operators (/budget, metrics), not for completions: call with a client's own key "
+            "(clients: in the catalog), or set gateway.master_key_completions: true"
+        )
+    if caller.may_use(model):
+        return None
+    return f"client '{caller.name}' may not use route '{model}'; its routes: {', '.join(caller.routes) or 'none'}"
+
+
+class ClientAccess(CustomLogger):
+    """Refuses a client's request for a route it was not given, before any other hook reserves or rewrites."""
+
+    def __init__(self, registry_override: ClientRegistry | None = None) -> None:
+        super().__init__()
+        self._registry = registry_override
+
+    @property
+    def registry(self) -> ClientRegistry:
+        return self._registry or registry()
+
+    async def async_pre_call_hook(  # type: ignore[override]
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        caller = caller_of(user_api_key_dict)
+        model = str(data.get("model"))
+        reason = refusal(caller, model, self.registry.master_key_completions)
+        if reason is not None:
+            raise HTTPException(status_code=403, detail={"error": reason})
+        assert caller is not None
+        # /v1/messages and /v1/responses keep LiteLLM's own metadata in ``litellm_metadata`` (routes.py)
+        bucket = "litellm_metadata" if "litellm_metadata" in data else "metadata"
+        data.setdefault(bucket, {})[CLIENT_FIELD] = caller.name
+        return data
+
+
+client_access = ClientAccess()
+
+install_surface()

@@ -1,0 +1,120 @@
+"""Client keys through the real proxy: each key works for its own routes only, unknown keys are 401, the master key
+is for operators, /v1/models lists the caller's routes, and a rotated key stops working after the restart."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from infra.catalog.models import Client
+from infra.localgateway import LocalGateway
+from infra.render import render_gateway_config, with_in_memory_counter
+from infra.simulator import ProviderSimulator
+from tests.integration.conftest import MASTER_KEY, PROVIDER_ENV, chat, error_message, stack_spec
+
+SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
+KEYS = {name: "sk-client-" + secrets.token_hex(16) for name in SPEC.catalog.clients}
+
+
+def client_env(keys: dict[str, str]) -> dict[str, str]:
+    return {Client.key_env(name): key for name, key in keys.items()}
+
+
+def gateway_for(simulator: ProviderSimulator, keys: dict[str, str]) -> LocalGateway:
+    # the shipped catalog's flag (off), not the local-run default: the master key must not ask for completions
+    config = render_gateway_config(SPEC, simulator.api_bases(), master_key_completions=False)
+    return LocalGateway(config, MASTER_KEY, env={**PROVIDER_ENV, **client_env(keys)})
+
+
+@pytest.fixture(scope="module")
+def gateway(simulator: ProviderSimulator) -> Iterator[LocalGateway]:
+    with gateway_for(simulator, KEYS).running() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def healthy(simulator: ProviderSimulator) -> None:
+    simulator.reset()
+
+
+def test_the_shipped_catalog_has_the_bot_and_a_tools_client() -> None:
+    assert set(SPEC.catalog.clients) == {"bot", "tools"}
+    assert set(SPEC.catalog.clients["bot"].routes) == set(SPEC.catalog.routes)
+
+
+@pytest.mark.parametrize("name", sorted(SPEC.catalog.clients))
+def test_each_client_key_works_for_each_of_its_routes(
+    name: str, gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    for route in SPEC.catalog.clients[name].routes:
+        response = chat(gateway, route, key=KEYS[name], max_tokens=8)
+        assert response.status_code == 200, (route, response.text)
+    assert len(simulator.requests()) == len(SPEC.catalog.clients[name].routes)
+
+
+@pytest.mark.parametrize("name", sorted(SPEC.catalog.clients))
+def test_a_client_key_is_403_naming_the_route_for_every_other_name(
+    name: str, gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    allowed = set(SPEC.catalog.clients[name].routes)
+    others = [n for n in [*SPEC.catalog.routes, *SPEC.catalog.models] if n not in allowed]
+    assert others
+    for other in others:
+        response = chat(gateway, other, key=KEYS[name])
+        assert response.status_code == 403, (other, response.text)
+        assert f"client '{name}' may not use route '{other}'" in error_message(response)
+    assert simulator.requests() == []
+
+
+def test_the_anthropic_messages_api_checks_the_route_too(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    body = {"model": "long-context", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    refused = httpx.post(
+        f"{gateway.url}/v1/messages", json=body, headers={"x-api-key": KEYS["tools"]}, timeout=30
+    )
+    assert refused.status_code == 403, refused.text
+    assert "client 'tools' may not use route 'long-context'" in refused.text
+    allowed = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json={**body, "model": "simple"},
+        headers={"x-api-key": KEYS["tools"]},
+        timeout=30,
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert len(simulator.requests()) == 1
+
+
+@pytest.mark.parametrize("key", [None, "", "sk-client-" + "0" * 32, KEYS["bot"] + "x", KEYS["bot"][:-1]])
+def test_an_unknown_key_is_401(key: str | None, gateway: LocalGateway, simulator: ProviderSimulator) -> None:
+    response = chat(gateway, "simple", key=key)
+    assert response.status_code == 401, response.text
+    assert simulator.requests() == []
+
+
+def test_the_master_key_is_refused_for_completions_by_default(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    response = chat(gateway, "simple", key=MASTER_KEY)
+    assert response.status_code == 403, response.text
+    assert "the master key is for operators" in error_message(response)
+    assert simulator.requests() == []
+
+
+@pytest.mark.parametrize("name", sorted(SPEC.catalog.clients))
+def test_models_lists_only_the_callers_routes(name: str, gateway: LocalGateway) -> None:
+    response = httpx.get(f"{gateway.url}/v1/models", headers={"Authorization": f"Bearer {KEYS[name]}"})
+    assert response.status_code == 200, response.text
+    assert [m["id"] for m in response.json()["data"]] == list(SPEC.catalog.clients[name].routes)
+    assert httpx.get(f"{gateway.url}/v1/models").status_code == 401
+
+
+def test_a_rotated_key_stops_working_after_the_restart(simulator: ProviderSimulator) -> None:
+    rotated = {**KEYS, "bot": "sk-client-" + secrets.token_hex(16)}
+    with gateway_for(simulator, rotated).running() as restarted:
+        assert chat(restarted, "simple", key=KEYS["bot"]).status_code == 401
+        assert chat(restarted, "simple", key=rotated["bot"], max_tokens=8).status_code == 200
+        assert chat(restarted, "simple", key=KEYS["tools"], max_tokens=8).status_code == 200

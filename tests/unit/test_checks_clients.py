@@ -1,0 +1,125 @@
+"""The catalog's clients: each bad case gives an error naming the file, the field and the fix."""
+
+from __future__ import annotations
+
+import yaml
+
+from infra.catalog.models import Client
+from infra.checks import run_checks
+from infra.render import render_gateway_config
+from tests.conftest import TODAY, StackWorkspace, one, only
+
+
+def test_the_shipped_clients_pass(ws: StackWorkspace) -> None:
+    findings = ws.findings()
+    assert [f for f in findings if f.code.startswith("client")] == []
+
+
+def test_a_client_allowed_a_name_that_is_neither_route_nor_group(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["routes"] = ["simple", "balancd"]
+    finding = one(ws.findings(), "client-unknown-route")
+    assert finding.is_error
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "clients.tools.routes[1]"
+    assert "client 'tools' is allowed 'balancd', which is neither a route nor a group" in finding.message
+    assert "did you mean 'balanced'" in finding.message
+    assert "use one of: simple, balanced" in finding.fix
+
+
+def test_a_client_allowed_a_group_this_stack_does_not_enable(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["routes"] = ["simple", "gpt-4o"]
+    ws.config = {
+        "llmstack:enabled_models": ["claude-sonnet", "gemini-pro", "gemini-flash"],
+        "llmstack:routes": {"vision": "gemini-pro"},
+    }
+    finding = one(ws.findings(), "client-unknown-route")
+    assert "'gpt-4o', which is a group this stack does not enable" in finding.message
+
+
+def test_a_client_with_no_routes(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["routes"] = []
+    finding = one(ws.findings(), "client-no-routes")
+    assert finding.is_error
+    assert finding.location.field == "clients.tools.routes"
+    assert "client 'tools' may use no route" in finding.message
+    assert "clients.tools.routes" in finding.fix
+
+
+def test_shares_adding_up_to_more_than_the_cap(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["bot"]["daily_usd"] = 9.5
+    finding = one(ws.findings(), "client-shares-exceed-cap")
+    assert finding.is_error
+    assert finding.location.field == "clients.bot.daily_usd"
+    assert "add up to $10.5 (bot $9.5, tools $1), more than the stack's cap budget.daily_usd of $10" in (
+        finding.message
+    )
+    assert "lower the shares" in finding.fix
+
+
+def test_shares_checked_against_the_stacks_own_cap(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:budget": {"daily_usd": 0.5}}
+    finding = one(ws.findings(), "client-shares-exceed-cap")
+    assert "more than the stack's cap budget.daily_usd of $0.5" in finding.message
+
+
+def test_a_share_that_is_not_positive(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["daily_usd"] = -1.0
+    finding = one(ws.findings(), "client-share-invalid")
+    assert finding.location.field == "clients.tools.daily_usd"
+    assert "a share is a positive number of USD" in finding.message
+
+
+def test_an_unknown_key_under_a_client(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["route"] = ["simple"]
+    findings = ws.findings()
+    errors = [f for f in findings if f.is_error and "clients.tools" in f.location.field]
+    assert errors, [f.format() for f in findings]
+    assert any("route" in f.location.field for f in errors)
+    assert any("did you mean 'routes'" in f.message for f in errors), [f.format() for f in errors]
+
+
+def test_the_bot_client_must_have_the_bots_default_route(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["bot"]["routes"] = ["simple"]
+    ws.config = {"llmstack:telegram": {"default_route": "balanced"}}
+    finding = one(ws.findings(), "client-missing-bot-route")
+    assert finding.location.field == "clients.bot.routes"
+    assert "the bot's default route 'balanced'" in finding.message
+    assert "add 'balanced' to clients.bot.routes" in finding.fix
+
+
+def test_clients_overridden_per_stack_point_at_the_stack_file(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:clients": {"tools": {"routes": ["simple", "nope"]}}}
+    finding = one(ws.findings(), "client-unknown-route")
+    assert finding.location.file == "stacks/Pulumi.test.yaml"
+    assert finding.location.field == "config.llmstack:clients.tools.routes[1]"
+
+
+def test_a_stack_may_add_a_client(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:clients": {"loop": {"routes": ["long-context"], "daily_usd": 2}}}
+    result = ws.check()
+    assert result.spec is not None and not only(result.findings, "client-unknown-route")
+    assert set(result.spec.catalog.clients) == {"bot", "tools", "loop"}
+
+
+def test_rendered_clients_carry_variable_references_never_keys(ws: StackWorkspace) -> None:
+    result = ws.check()
+    assert result.spec is not None
+    rendered = yaml.safe_load(render_gateway_config(result.spec))
+    section = rendered["llmstack_clients"]
+    assert section["master_key_completions"] is False
+    assert section["clients"]["bot"] == {
+        "key": f"os.environ/{Client.key_env('bot')}",
+        "routes": ["simple", "balanced", "long-context", "vision"],
+    }
+    assert section["clients"]["tools"]["daily_usd"] == 1.0
+    assert Client.key_env("bot") == "LLMSTACK_CLIENT_BOT_KEY"
+    assert rendered["litellm_settings"]["callbacks"][0] == "llmstack_gateway.clients.client_access"
+    assert not [f for f in run_checks(result.spec, TODAY) if f.is_error]
+
+
+def test_the_catalog_flag_lets_the_master_key_ask_for_completions(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:gateway": {"master_key_completions": True}}
+    result = ws.check()
+    assert result.spec is not None
+    rendered = yaml.safe_load(render_gateway_config(result.spec))
+    assert rendered["llmstack_clients"]["master_key_completions"] is True
