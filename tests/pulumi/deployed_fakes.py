@@ -9,7 +9,7 @@ Where each answer comes from:
   (``model_group_alias``) and the groups; without a key or with a wrong one, 401
   ``{"error": {"message": "Invalid or missing API key", ...}}`` (llmstack_gateway/auth.py).
 - the bot's ``/health``: services/telegram-bot/llmstack_bot/app.py: 200 ``{"status": "ok", "database": "ok", ...}``,
-  503 with the database error's class name.
+  503 ``{"status": "unavailable", "database": <why>}`` (checked against the real bot in test_serving_real_bot.py).
 - Railway's edge before a new domain has provisioned: 404 "Not Found / The train has not arrived at the
   station" (as reported in AnswerDotAI/fasthtml-example#63); when the container does not listen on the
   domain's port: 502 "Application failed to respond" (novicezk/midjourney-proxy#310).
