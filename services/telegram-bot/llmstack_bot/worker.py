@@ -152,6 +152,9 @@ class InboxWorker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         if loop_task is not None:
+            # the loop may be waiting on the database (a lease query): it gets a moment, not the budget
+            await asyncio.wait([loop_task], timeout=min(0.5, timeout_s / 4))
+            loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
         # the last part of the budget is for handing back (one short database write)
