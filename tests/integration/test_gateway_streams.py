@@ -102,7 +102,10 @@ def call(endpoint: str, group: str, stream: bool, url: str, **extra: Any) -> flo
         return float(raw_chat.headers["x-litellm-response-cost"])
     if endpoint == "completions":
         if stream:
-            assert list(oai.completions.create(model=group, prompt=PROMPT, stream=True, **extra))
+            text_chunks = list(oai.completions.create(model=group, prompt=PROMPT, stream=True, **extra))
+            assert text_chunks and all(
+                chunk.choices for chunk in text_chunks
+            )  # no usage chunk it did not ask for
             return None
         raw_text = oai.completions.with_raw_response.create(model=group, prompt=PROMPT, **extra)
         assert raw_text.parse().choices[0].text

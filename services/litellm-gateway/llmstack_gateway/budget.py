@@ -58,6 +58,8 @@ OUTPUT_LIMIT_ALIASES = ("max_completion_tokens",)
 #: LiteLLM's status for a request whose client disconnected before the answer
 #: (proxy/common_request_processing.py, ``_await_llm_call_cancelling_on_disconnect``)
 CLIENT_CLOSED_REQUEST = 499
+#: OpenAI-style streams whose usage chunk the hook asks for (LiteLLM's stream generator strips it again when
+#: ``_litellm_strip_stream_usage`` is set, proxy_server.py ``async_data_generator``)
 CHAT_CALLS = {"completion", "acompletion", "text_completion", "atext_completion"}
 PER_MESSAGE_TOKENS = 16
 PER_IMAGE_TOKENS = 2_000

@@ -80,7 +80,10 @@ class StreamMeter:
                 self.delivered_bytes += _text_bytes(getattr(function, "name", None))
                 self.delivered_bytes += _text_bytes(getattr(function, "arguments", None))
         usage = getattr(chunk, "usage", None)
-        if usage is not None and getattr(usage, "completion_tokens", None) is not None:
+        # text-completion chunks carry an all-zero Usage until the end (measured): only a real count is usage
+        if usage is not None and (
+            getattr(usage, "prompt_tokens", 0) or getattr(usage, "completion_tokens", 0)
+        ):
             self.input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
             self.output_tokens = int(usage.completion_tokens)
             self.final = True
@@ -96,8 +99,25 @@ class StreamMeter:
                         payload = json.loads(line[5:].strip() or b"null")
                     except ValueError:
                         continue
-                    if isinstance(payload, Mapping):
+                    if isinstance(payload, Mapping) and "choices" in payload:
+                        self._observe_openai_event(payload)
+                    elif isinstance(payload, Mapping):
                         self._observe_anthropic_event(payload)
+
+    def _observe_openai_event(self, event: Mapping[str, Any]) -> None:
+        """An already serialized OpenAI chunk (``/v1/completions`` streams reach the hook as SSE text)."""
+        for choice in event.get("choices") or []:
+            if not isinstance(choice, Mapping):
+                continue
+            self.delivered_bytes += _text_bytes(choice.get("text"))
+            delta = choice.get("delta") or {}
+            if isinstance(delta, Mapping):
+                self.delivered_bytes += _text_bytes(delta.get("content"))
+        usage = event.get("usage")
+        if isinstance(usage, Mapping) and usage.get("completion_tokens") is not None:
+            self.input_tokens = int(usage.get("prompt_tokens") or 0)
+            self.output_tokens = int(usage["completion_tokens"])
+            self.final = True
 
     def _observe_anthropic_event(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")
@@ -208,6 +228,8 @@ def _tokens(usage: Any) -> tuple[int, int] | None:
         read("prompt_tokens", "input_tokens"),
         read("completion_tokens", "output_tokens"),
     )
-    if input_tokens is None or output_tokens is None:
-        return None
+    if input_tokens is None or output_tokens is None or input_tokens + output_tokens == 0:
+        return (
+            None  # LiteLLM assembles 0/0 when the stream carried no usage (OpenAI text completions): unknown
+        )
     return input_tokens, output_tokens

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from litellm.types.llms.openai import OutputTextDeltaEvent, ResponsesAPIStreamEvents
@@ -247,3 +247,38 @@ def test_a_long_stream_keeps_its_hold_alive_and_a_failed_refresh_never_breaks_it
 
     assert run(scenario()) == 3
     assert counter.touches >= 1
+
+
+def test_all_zero_usage_on_text_completion_chunks_is_not_usage() -> None:
+    from litellm.types.utils import TextChoices, TextCompletionResponse
+
+    meter = StreamMeter(input_bound=500)
+    # what LiteLLM hands the hook for /v1/completions: every chunk carries Usage(0, 0) (measured)
+    chunk = TextCompletionResponse(choices=[TextChoices(index=0, text="hello")])
+    chunk.usage = Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)  # type: ignore[attr-defined]
+    meter.observe(chunk)
+    assert not meter.final and meter.tokens() == (500, 5)
+
+
+def test_serialized_openai_chunks_are_read_too() -> None:
+    meter = StreamMeter(input_bound=500)
+    meter.observe(b'data: {"choices": [{"index": 0, "text": "abc"}]}\n\n')
+    meter.observe(
+        b'data: {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}\n\ndata: [DONE]\n\n'
+    )
+    assert meter.final and meter.tokens() == (7, 3)
+
+
+def test_an_assembled_zero_usage_means_unknown() -> None:
+    from llmstack_gateway.streaming import assembled_usage
+
+    class Logging:  # the attribute LiteLLM's Logging object exposes (litellm_core_utils/litellm_logging.py)
+        model_call_details: ClassVar[dict[str, Any]] = {
+            "async_complete_streaming_response": {"usage": {"prompt_tokens": 0, "completion_tokens": 0}}
+        }
+
+    assert assembled_usage(Logging()) is None
+    Logging.model_call_details = {
+        "async_complete_streaming_response": {"usage": {"input_tokens": 9, "output_tokens": 2}}
+    }
+    assert assembled_usage(Logging()) == (9, 2)
