@@ -177,3 +177,22 @@ def test_a_long_question_is_cut_with_a_notice(
         assert answer == "echo: 0123456789"
     finally:
         running.stop()
+
+
+def test_a_user_who_blocks_the_bot_marks_the_chat_unreachable_until_they_write_again(
+    database_url: str, telegram: FakeTelegram, gateway: FakeGateway
+) -> None:
+    settings = bot_settings(
+        database_url, telegram, gateway.url, allowed_updates=["message", "callback_query", "my_chat_member"]
+    )
+    running = start_bot(settings)
+    try:
+        running.post(load("my_chat_member_blocked"))
+        settle(running, 1)
+        assert running.app.state.ctx.chats.unreachable(1001) == "my_chat_member: the bot was kicked"
+        assert telegram.delivered() == []
+        running.post(message(800, 1001, "I am back"))
+        wait_for(lambda: delivered(telegram, 1001) == ["echo: I am back"], 15)
+        assert running.app.state.ctx.chats.unreachable(1001) is None
+    finally:
+        running.stop()

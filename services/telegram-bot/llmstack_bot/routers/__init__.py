@@ -6,7 +6,7 @@ from aiogram import Dispatcher
 
 from llmstack_bot.context import BotContext
 from llmstack_bot.middlewares import AccessMiddleware, ContextMiddleware
-from llmstack_bot.routers import attachments, buttons, commands, questions
+from llmstack_bot.routers import attachments, buttons, commands, membership, questions
 
 
 def build_dispatcher(ctx: BotContext) -> Dispatcher:
@@ -15,6 +15,10 @@ def build_dispatcher(ctx: BotContext) -> Dispatcher:
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.callback_query.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
-        commands.make_router(), buttons.make_router(), questions.make_router(), attachments.make_router()
+        commands.make_router(),
+        buttons.make_router(),
+        questions.make_router(),
+        attachments.make_router(),
+        membership.make_router(),
     )
     return dispatcher
