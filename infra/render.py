@@ -19,6 +19,7 @@ import jinja2
 from infra.catalog import StackSpec
 from infra.catalog.models import Catalog, Client, Gateway, Retries
 from infra.chains import chain_for, max_price_per_token, retries_for
+from infra.observability import redacts_content, trace_callbacks
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_NAME = "litellm-config.yaml.j2"
@@ -249,8 +250,10 @@ def render_context(
             ROUTES_CALLBACK,
             PARAMS_CALLBACK,
             *([BUDGET_CALLBACK] if budget_hook else []),
+            *trace_callbacks(catalog.observability),
         ],
         "budget": budget_section(spec),
+        "redact_content": redacts_content(catalog.observability),
         "clients": clients_section(
             spec,
             catalog.gateway.master_key_completions
