@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from infra.catalog import PROJECT, InvalidStackError, StackSpec, load_stack
+from infra.catalog import PROJECT, InvalidStackError, Severity, StackSpec, load_stack
 from infra.catalog.loader import find_project_root
 from infra.checks import has_errors, run_checks
 from infra.components.bot import ALERTS_URL, Bot, BotArgs
@@ -68,8 +68,11 @@ def load_valid_spec(stack: str) -> StackSpec:
     if result.spec is None or has_errors(findings):
         raise InvalidStackError(stack, findings)
     for finding in findings:
-        if not finding.is_error:
+        # an info finding says how the stack works (e.g. budget-counter); only a warning asks for attention
+        if finding.severity is Severity.WARNING:
             pulumi.log.warn(finding.format())
+        elif finding.severity is Severity.INFO:
+            pulumi.log.info(finding.format())
     return result.spec
 
 

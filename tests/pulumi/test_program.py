@@ -329,3 +329,20 @@ def test_an_invalid_stack_fails_with_the_message_and_registers_nothing(
     assert "stacks/Pulumi.test.yaml" in message and "config.llmstack:budget.daily_usd" in message
     assert "fallbacks.gpt-4o[0]" in message and "did you mean 'claude-sonnet'" in message
     assert result.registrations == []
+
+
+def test_findings_are_logged_at_their_own_severity(ws: StackWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An info finding (budget-counter: how the counter works) is not a warning on every `up`; a warning is."""
+    logged: dict[str, list[str]] = {"info": [], "warn": []}
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *a, **k: logged["info"].append(message))
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: logged["warn"].append(message))
+    ws.catalog.pop("clients", None)  # their daily shares would exceed the tiny cap below (an error)
+    ws.write()
+    monkeypatch.chdir(ws.root)
+    # a cap below one request's worst case: the budget-below-request warning (infra/checks/budget.py)
+    config: dict[str, Any] = {"llmstack:budget": json.dumps({"daily_usd": 0.01})}
+    result = run_program("test", config, [])
+    assert result.error is None, result.error
+    assert [m for m in logged["info"] if "info[budget-counter]" in m]
+    assert not [m for m in logged["warn"] if "budget-counter" in m], logged["warn"]
+    assert [m for m in logged["warn"] if "warning[budget-below-request]" in m], logged["warn"]
