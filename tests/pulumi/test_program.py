@@ -331,7 +331,9 @@ def test_an_invalid_stack_fails_with_the_message_and_registers_nothing(
     assert result.registrations == []
 
 
-def test_findings_are_logged_at_their_own_severity(ws: StackWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_findings_are_logged_at_their_own_severity(
+    ws: StackWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An info finding (budget-counter: how the counter works) is not a warning on every `up`; a warning is."""
     logged: dict[str, list[str]] = {"info": [], "warn": []}
     monkeypatch.setattr(pulumi.log, "info", lambda message, *a, **k: logged["info"].append(message))
