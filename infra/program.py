@@ -23,6 +23,7 @@ from infra.components.gateway import Gateway, GatewayArgs
 from infra.components.railway_project import RailwayProject, RailwayProjectArgs
 from infra.components.secrets import SecretSpec, SecretStore, SecretStoreArgs
 from infra.components.stores import Cache, Database, StoreArgs
+from infra.observability import gateway_trace_secrets, gateway_trace_variables
 from infra.railway.tokens import TOKEN_CONFIG_KEY, RailwayTokenError, resolve_token
 from infra.render import provider_env_names, render_gateway_config
 
@@ -109,6 +110,12 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
         SecretSpec(WEBHOOK_SECRET, "telegram-webhook-secret", supplied.get(WEBHOOK_SECRET), GENERATED_LENGTH),
         SecretSpec(ALERTS_SECRET, "budget-alerts-secret", supplied.get(ALERTS_SECRET), GENERATED_LENGTH),
     ]
+    # the catalog's observability: section (OTLP headers, Langfuse keys): Secret Manager secrets like provider keys
+    trace_secrets = gateway_trace_secrets(spec)
+    specs += [
+        SecretSpec(sid, "trace-credential", supplied.get(sid))
+        for sid in dict.fromkeys(trace_secrets.values())
+    ]
     store = SecretStore(
         "secrets", SecretStoreArgs(stack=spec.name, secrets=specs, labels={"app": "llmstack"})
     )
@@ -144,6 +151,10 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
             alerts_url=ALERTS_URL,
             cache=cache,
             api_url=api_url,
+            trace_variables={
+                **gateway_trace_variables(spec),
+                **{env: store.values[sid] for env, sid in trace_secrets.items()},
+            },
             **ids,
         ),
     )

@@ -8,7 +8,7 @@ key. The bot deploys only after that check passes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -56,6 +56,9 @@ class GatewayArgs:
     #: the budget counter's Redis (every deployed stack has one: issue 9's team decision)
     cache: Cache
     api_url: str = DEFAULT_API_URL
+    #: what the catalog's ``observability:`` section needs (infra/observability.py): the exporters' plain
+    #: variables and their credentials (variable -> secret value), none when the section is absent
+    trace_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def served_model_ids(spec: StackSpec) -> list[str]:
@@ -82,6 +85,7 @@ class Gateway(pulumi.ComponentResource):
             "BUDGET_ALERT_URL": args.alerts_url,
             "BUDGET_ALERT_SECRET": args.alerts_secret,
             **args.provider_keys,
+            **args.trace_variables,
         }
         # the budget counter: references to the Redis service, resolved by Railway when the gateway deploys
         variables[REDIS_ENV["host"]] = Cache.host_reference
