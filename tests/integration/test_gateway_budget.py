@@ -33,11 +33,13 @@ SPEC = stack_spec(
     "prod",
     gateway={"replicas": 2, "workers": 2, "shared_state": "redis"},
     budget={"daily_usd": CAP_USD, "alert_thresholds": [0.5, 0.8, 1.0], "timezone": "Europe/Berlin"},
+    clients={"tools": {"daily_usd": CAP_USD / 2}},  # the catalog's $1 share would exceed this tiny cap
 )
 SINGLE = stack_spec(
     "prod",
     gateway={"replicas": 1, "workers": 1, "shared_state": "redis"},
     budget={"daily_usd": CAP_USD, "timezone": "Europe/Berlin"},
+    clients={"tools": {"daily_usd": CAP_USD / 2}},
 )
 DAY = "2026-12-01"
 

@@ -82,17 +82,21 @@ def _redis_url() -> str | None:
 
 
 def worst_case_request_s(config: dict[str, Any]) -> float:
-    """The longest a request can run: its timeout on the first deployment and on every fallback."""
+    """The longest a request can run.
+
+    ``litellm_settings.request_timeout`` bounds a request end to end, every fallback included (the catalog's
+    ``router.max_request_s``); without it, the longest per-attempt timeout on the first deployment and on every
+    fallback. A stream that outlives it keeps its hold alive anyway (the iterator hook refreshes it).
+    """
+    end_to_end = float((config.get("litellm_settings") or {}).get("request_timeout") or 0)
+    if end_to_end > 0:
+        return end_to_end
     router = config.get("router_settings") or {}
-    timeouts = [
-        float(router.get("timeout") or 0),
-        float((config.get("litellm_settings") or {}).get("request_timeout") or 0),
-    ]
+    timeouts = [float(router.get("timeout") or 0)]
     timeouts += [
         float((d.get("litellm_params") or {}).get("timeout") or 0) for d in config.get("model_list") or []
     ]
-    attempts = 1 + int(router.get("max_fallbacks") or 0)
-    return max(max(timeouts), 60.0) * attempts
+    return max(max(timeouts), 60.0) * (1 + int(router.get("max_fallbacks") or 0))
 
 
 def hold_expiry_s(config: dict[str, Any], section: dict[str, Any]) -> float:

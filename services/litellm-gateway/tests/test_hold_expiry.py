@@ -115,8 +115,10 @@ def test_the_expiry_is_the_worst_case_request_plus_a_margin(monkeypatch: pytest.
         "litellm_settings": {"request_timeout": 90},
         "model_list": [{"litellm_params": {"timeout": 30}}],
     }
-    assert worst_case_request_s(config) == 90 * 3
-    assert hold_expiry_s(config, {}) == 270 + HOLD_EXPIRY_MARGIN_S
+    assert worst_case_request_s(config) == 90  # end to end, every fallback included
+    assert hold_expiry_s(config, {}) == 90 + HOLD_EXPIRY_MARGIN_S
+    per_attempt = {**config, "litellm_settings": {}}
+    assert worst_case_request_s(per_attempt) == 60 * 3  # 45 s and 30 s attempts, at least 60 s, x 3 attempts
     assert hold_expiry_s(config, {"hold_expiry_s": 120}) == 120
     monkeypatch.setenv("BUDGET_HOLD_EXPIRY_S", "2.5")
     assert hold_expiry_s(config, {"hold_expiry_s": 120}) == 2.5
