@@ -12,6 +12,7 @@ import secrets
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -24,6 +25,17 @@ from infra.simulator import ProviderSimulator
 from infra.simulator.telegram import FakeTelegram
 
 USER, ADMIN = 4242, 4343
+GROUP = {"id": -4001234567, "type": "group", "title": "Demo friends"}
+#: a Bot API Sticker (the fields the docs mark required)
+STICKER = {
+    "file_id": "sticker-1",
+    "file_unique_id": "st1",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
 TOKEN = "123456789:" + "D" * 35
 
 
@@ -76,18 +88,23 @@ def main() -> None:
         with gateway.running(), bot.running():
             update_id = 0
 
-            def say(text: str) -> None:
+            def say(
+                shown: str, *, chat: dict[str, Any] | None = None, silence: bool = False, **fields: Any
+            ) -> None:
+                """Post a message as Telegram would (text, or ``fields`` such as a photo) and show the reply;
+                ``silence``: the bot is expected not to answer (waits 2 s to show that)."""
                 nonlocal update_id
                 update_id += 1
-                before, asked = len(telegram.sent(USER)), len(sim.requests())
+                where = chat or {"id": USER, "type": "private", "first_name": "demo"}
+                before, asked = len(telegram.sent(where["id"])), len(sim.requests())
                 update = {
                     "update_id": update_id,
                     "message": {
                         "message_id": update_id,
                         "date": int(time.time()),
-                        "text": text,
+                        **(fields or {"text": shown}),
                         "from": {"id": USER, "is_bot": False, "first_name": "demo"},
-                        "chat": {"id": USER, "type": "private"},
+                        "chat": where,
                     },
                 }
                 httpx.post(
@@ -96,15 +113,15 @@ def main() -> None:
                     headers={"X-Telegram-Bot-Api-Secret-Token": webhook_secret},
                     timeout=30,
                 ).raise_for_status()
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and len(telegram.sent(USER)) == before:
+                deadline = time.monotonic() + (2 if silence else 60)
+                while time.monotonic() < deadline and len(telegram.sent(where["id"])) == before:
                     time.sleep(0.05)
-                replies = [p["text"] for p in telegram.sent(USER)[before:]] or ["(no reply)"]
+                replies = [p["text"] for p in telegram.sent(where["id"])[before:]] or ["(no reply)"]
                 tried = (
                     ", ".join(f"{r.provider}/{r.model} {r.status}" for r in sim.requests()[asked:])
                     or "no provider"
                 )
-                print(f"  you : {text}\n  bot : {replies[-1][:100]}\n        [{tried}]")
+                print(f"  you : {shown}\n  bot : {replies[-1][:100]}\n        [{tried}]")
 
             print("\n1. a normal exchange (route balanced -> claude-sonnet)")
             say("Hello! Who answers?")
@@ -115,7 +132,17 @@ def main() -> None:
             sim.set("gemini", "503")
             say("Still there during the outage?")
             sim.reset()
-            print("\n4. the daily budget ($0.006 here): requests until the gateway refuses")
+            print("\n4. in a group the bot answers only when addressed; media it cannot read get a pointer")
+            say("lunch at noon?", chat=GROUP, silence=True)
+            mention = f"@{telegram.username} what is 2+2?"
+            say(
+                mention,
+                chat=GROUP,
+                entities=[{"offset": 0, "length": len(telegram.username) + 1, "type": "mention"}],
+                text=mention,
+            )
+            say("(a sticker)", sticker=STICKER)
+            print("\n5. the daily budget ($0.006 here): requests until the gateway refuses")
             say("/model balanced")
             for n in range(12):
                 say(f"question {n + 1}")
@@ -123,7 +150,7 @@ def main() -> None:
                     break
             say("/usage")
             time.sleep(1)
-            print("\n5. what the admin chat received from the gateway's budget alerts")
+            print("\n6. what the admin chat received from the gateway's budget alerts")
             for alert in telegram.sent(ADMIN):
                 print(f"  {alert['text']}")
 
