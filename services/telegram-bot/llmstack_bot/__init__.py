@@ -1,6 +1,8 @@
-"""llm-stack's Telegram bot: a FastAPI webhook, a durable inbox, conversation history, and only the gateway.
+"""llm-stack's Telegram bot: a FastAPI webhook, a durable inbox, a turn journal, conversation history, and only
+the gateway.
 
 Deployed on its own (it never imports ``infra``): settings come from the environment, validated at start.
-Layers: ``settings`` -> ``db``/``models``/``repositories`` (storage) -> ``gateway``/``telegram`` (the outside) ->
-``handlers`` (what the bot does) -> ``worker`` (the inbox loop) -> ``app`` (HTTP).
+Layers: ``settings`` -> ``db``/``models``/``repositories``/``journal`` (storage) -> ``gateway``/``telegram``/
+``media``/``delivery`` (the outside) -> ``routers``/``middlewares``/``turns`` (what the bot does, on aiogram's
+Dispatcher) -> ``worker`` (the pool leasing the inbox) -> ``app`` (HTTP).
 """
