@@ -61,6 +61,9 @@ NOT_FOUND_MESSAGES = ("not found", "could not find", "does not exist")
 GONE_ON_DELETE_MESSAGES = (*NOT_FOUND_MESSAGES, "not authorized")
 #: Cloudflare's rate-limit page ("error code: 1015"), whatever the HTTP status
 CLOUDFLARE_RATE_LIMIT = "error code: 1015"
+#: Railway's answer to a token that may not do what was asked (railwayapp/cli src/client.rs maps it to "run
+#: railway login"); a project token sent as Bearer gets exactly this on its first call
+NOT_AUTHORIZED = "not authorized"
 
 
 class RailwayError(Exception):
@@ -158,6 +161,8 @@ class RailwayClient:
                 "no Railway token: set `pulumi config set --secret llmstack:railway_token <token>` "
                 "or the RAILWAY_API_TOKEN environment variable (an account or workspace token)",
             )
+        #: where the token came from, named when Railway refuses it (the value is never shown)
+        self._token_origin = f"token from {token.origin}" if isinstance(token, RailwayToken) else "token"
         self._url = identified_url(api_url)
         self._headers = {
             "Authorization": f"Bearer {value}",
@@ -247,6 +252,8 @@ class RailwayClient:
                 # "Problem processing request" says nothing about whether it was done; cooldowns say it was not
                 unclear = any(m in message.lower() for m in AMBIGUOUS_MESSAGES)
                 raise _RetryableError(message, _retry_after(response), ambiguous=unclear)
+            if NOT_AUTHORIZED in message.lower():
+                message += self._refused_token_hint()
             raise RailwayError(name, message, status=response.status_code)
         if response.status_code >= 400:
             raise RailwayError(name, f"HTTP {response.status_code}", status=response.status_code)
@@ -254,6 +261,16 @@ class RailwayClient:
         if not isinstance(data, dict):
             raise RailwayError(name, "the response has no data")
         return data
+
+    def _refused_token_hint(self) -> str:
+        # Railway's tokens are all UUIDs: a project token pasted where an account or workspace token belongs
+        # cannot be told apart before this answer (infra/railway/tokens.py), so the answer says it
+        return (
+            f" (Railway refused the {self._token_origin}. It must be an account or workspace token "
+            "(railway.com/account/tokens) of the workspace that holds this stack's project "
+            "(llmstack:railway.workspace_id); a project token, from a project's Settings > Tokens, "
+            "is refused exactly like this.)"
+        )
 
 
 def _rate_limited(response: httpx.Response, body: dict[str, Any] | None) -> bool:

@@ -28,8 +28,10 @@ FAILED_STATUSES = ("FAILED", "CRASHED", "REMOVED", "REMOVING", "SKIPPED")
 LOG_LINES = 20
 
 NEXT_STEP = {
-    "FAILED": "the build or the release failed: fix what the log above shows (Dockerfile, root directory, "
-    "start command, a missing variable), push, and run `pulumi up` again",
+    "FAILED": "the build failed, or the container never answered its health check (healthcheck_path) with "
+    "200 within Railway's healthcheck timeout (300 s by default; docs deployments/healthchecks.md): fix what "
+    "the log above shows (Dockerfile, root directory, start command, PORT, a missing variable), push, and run "
+    "`pulumi up` again",
     "CRASHED": "the container started and then exited: check the deploy log above, the service's variables and "
     "its start command, then run `pulumi up` again",
     "REMOVED": "the deployment was removed before it finished (a newer deploy or someone in the dashboard "
@@ -94,7 +96,7 @@ def _failure(client: RailwayClient, service: str, deployment_id: str, status: st
 def _timeout(client: RailwayClient, service: str, deployment_id: str, status: str, policy: WaitPolicy) -> str:
     head = (
         f"Railway deployment {deployment_id} of service {service!r} is still {status} after "
-        f"{policy.timeout_s:.0f}s (the Deployment's timeout_s)."
+        f"{policy.timeout_s:g} s (the Deployment's timeout_s)."
     )
     advice = (
         "Next: watch it in the Railway dashboard; if it is only slow, raise timeout_s and run `pulumi up` "

@@ -9,6 +9,10 @@ Where each behaviour comes from:
   build);
 - a newer deployment of the same service replaces one still in progress, which ends REMOVED (docs: "REMOVED:
   Deployment was removed"; the dashboard shows superseded builds as removed);
+- a container that never answers its health check (crash-looping, or not listening on ``PORT``): the deploy
+  is "marked as failed" once the health check timeout (300 s by default) passes (railwayapp/docs
+  ``deployments/healthchecks.md``, "Healthcheck timeout"), so it ends FAILED after building, with the story
+  in the deploy log; scripted here as the outcome ``UNHEALTHY``;
 - logs: ``buildLogs`` / ``deploymentLogs`` return ``Log`` entries oldest first (railwayapp/cli
   ``src/gql/queries/strings/BuildLogs.graphql``, ``DeploymentLogs.graphql``).
 """
@@ -32,7 +36,7 @@ class FakeDeployment:
     #: the instance settings and variables it was built with (a deep copy taken at creation)
     snapshot: dict[str, Any]
     created: float
-    #: SUCCESS, FAILED or CRASHED once built and deployed
+    #: SUCCESS, FAILED, CRASHED or UNHEALTHY (reported FAILED after deploying) once built and deployed
     outcome: str = "SUCCESS"
     #: what the test asked the failure logs to say
     failure_lines: list[str] = field(default_factory=list)
@@ -48,7 +52,7 @@ class FakeDeployment:
             return "FAILED"  # a failed build never deploys
         if elapsed < build_s + deploy_s:
             return "DEPLOYING"
-        return self.outcome
+        return "FAILED" if self.outcome == "UNHEALTHY" else self.outcome
 
     def build_log(self) -> list[str]:
         root = self.snapshot.get("settings", {}).get("rootDirectory") or "/"
@@ -66,6 +70,9 @@ class FakeDeployment:
     def deploy_log(self) -> list[str]:
         if self.outcome == "CRASHED":
             return ["Starting Container", *(self.failure_lines or ["Error: process exited with code 1"])]
+        if self.outcome == "UNHEALTHY":
+            # the wording of Railway's health check phase as the dashboard shows it
+            return ["Starting Container", *self.failure_lines, "Healthcheck failed!"]
         return ["Starting Container"] if self.outcome != "FAILED" else []
 
 

@@ -115,9 +115,15 @@ def test_deployment_completes_only_on_success(slow_railway: FakeRailway) -> None
         (
             "FAILED",
             "ERROR: failed to solve: COPY requirements.txt: not found",
-            "the build or the release failed",
+            "the build failed, or the container never answered its health check",
         ),
         ("CRASHED", "KeyError: 'LITELLM_MASTER_KEY'", "the container started and then exited"),
+        # a crash loop under a health check: built, deployed, then FAILED with the story in the deploy log
+        (
+            "UNHEALTHY",
+            "KeyError: 'LITELLM_MASTER_KEY'",
+            "the build failed, or the container never answered its health check (healthcheck_path)",
+        ),
     ],
 )
 def test_a_failed_deployment_fails_with_status_logs_and_next_step(
@@ -130,8 +136,11 @@ def test_a_failed_deployment_fails_with_status_logs_and_next_step(
     with pytest.raises(DeploymentError) as caught:
         DeploymentProvider().create(deployment_props(fake, gateway, "r1"))
     message = str(caught.value)
-    assert f"of service 'gateway' ended {outcome}" in message
+    status = "FAILED" if outcome == "UNHEALTHY" else outcome
+    assert f"of service 'gateway' ended {status}" in message
     assert log_line in message
+    if outcome == "UNHEALTHY":
+        assert "Last deploy log lines:" in message and "Healthcheck failed!" in message
     assert f"Next: {next_step}" in message
     assert fake.token not in message
 
@@ -143,7 +152,7 @@ def test_a_deployment_that_takes_too_long_fails_at_the_timeout(slow_railway: Fak
     gateway = create_service(fake, pid, env_id, "gateway")
     with pytest.raises(DeploymentError) as caught:
         DeploymentProvider().create(deployment_props(fake, gateway, "r1", timeout_s=0.3))
-    assert "is still BUILDING after 0s (the Deployment's timeout_s)" in str(caught.value)
+    assert "is still BUILDING after 0.3 s (the Deployment's timeout_s)" in str(caught.value)
     assert "raise timeout_s" in str(caught.value)
 
 

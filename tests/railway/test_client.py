@@ -8,6 +8,7 @@ import pytest
 
 from infra.railway import operations as ops
 from infra.railway.client import RailwayClient, RailwayError, RetryPolicy, identified_url
+from infra.railway.tokens import resolve_token
 from tests.railway.fake_railway import FakeRailway, Fault
 
 
@@ -101,3 +102,30 @@ def test_the_source_is_added_to_the_url_once() -> None:
         == "http://127.0.0.1:5/graphql/v2?x=1&source=llmstack"
     )
     assert identified_url("http://h/graphql/v2?source=mine") == "http://h/graphql/v2?source=mine"
+
+
+@pytest.mark.parametrize(
+    ("config_token", "environ", "origin"),
+    [
+        ("{project}", {}, "token from config llmstack:railway_token"),
+        (None, {"RAILWAY_API_TOKEN": "{project}"}, "token from environment RAILWAY_API_TOKEN"),
+    ],
+)
+def test_a_project_token_in_the_account_token_place_is_named_when_refused(
+    railway: FakeRailway, config_token: str | None, environ: dict[str, str], origin: str
+) -> None:
+    """Tokens are all UUIDs, so a project token set as the account token is only found by Railway's answer:
+    the error names where the token came from and which kind the stack needs, never the token."""
+    project = railway.project_token
+    token = resolve_token(
+        config_token and config_token.format(project=project),
+        {k: v.format(project=project) for k, v in environ.items()},
+    )
+    api = RailwayClient(railway.url, token, sleep=lambda _: None)
+    with pytest.raises(RailwayError) as caught:
+        api.execute(ops.PROJECTS, {"workspaceId": None})
+    message = str(caught.value)
+    assert f"Not Authorized (Railway refused the {origin}" in message
+    assert "railway.com/account/tokens" in message and "a project token" in message
+    assert project not in message
+    assert caught.value.is_gone and not caught.value.is_not_found  # a delete still treats it as gone
