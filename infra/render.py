@@ -31,6 +31,8 @@ ROUTES_CALLBACK = "llmstack_gateway.routes.route_aliases"
 #: JSON mode where LiteLLM drops it, and the header naming the parameters it dropped
 PARAMS_CALLBACK = "llmstack_gateway.params.request_parameters"
 CUSTOM_AUTH = "llmstack_gateway.auth.user_api_key_auth"
+#: one JSON record per request on stdout, the Prometheus series, GET /budget and GET /metrics
+RECORDS_CALLBACK = "llmstack_gateway.records.request_records"
 #: each client's routes before anything else runs (403 naming the route), and the public surface
 CLIENTS_CALLBACK = "llmstack_gateway.clients.client_access"
 REDIS_ENV = {"host": "REDIS_HOST", "port": "REDIS_PORT", "password": "REDIS_PASSWORD"}
@@ -249,7 +251,8 @@ def render_context(
             CLIENTS_CALLBACK,
             ROUTES_CALLBACK,
             PARAMS_CALLBACK,
-            *([BUDGET_CALLBACK] if budget_hook else []),
+            # records after the budget: each request's record and metrics once its hold is settled or released
+            *([BUDGET_CALLBACK, RECORDS_CALLBACK] if budget_hook else []),
             *trace_callbacks(catalog.observability),
         ],
         "budget": budget_section(spec),

@@ -9,8 +9,12 @@ Listed after the budget hook, so each of our hooks runs once the budget has sett
   (``streaming.StreamMeter``, priced at the deployment that served);
 * a refusal (429 from the budget), a failure and a client gone before the answer (499) in
   ``async_post_call_failure_hook``;
-* each failed deployment attempt arrives first as ``async_log_failure_event`` (README's table: once per failed
-  primary before its fallback answers) and is listed in the record's ``attempts``.
+* each deployment attempt starts with ``log_pre_api_call`` (LiteLLM's ``Logging.pre_call``, once per provider
+  call, with the request's call id); a failed one then gets ``async_log_failure_event``, but only the first
+  failure of a request does (measured on 1.108.7: a fallback that fails too logs nothing, the logging object has
+  already logged its failure). A failed fallback's outcome is then read from the error LiteLLM raises, whose text
+  says "Fallback to <group> also failed: litellm.<ErrorClass>" (``router_utils/common_utils.py``,
+  ``format_fallback_outcome_message``).
 
 Never written: the prompt, the answer, any header (the request's ``Authorization`` is in ``proxy_server_request``).
 The request id is LiteLLM's call id, the ``x-litellm-call-id`` header the client got.
@@ -22,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Mapping
@@ -43,6 +48,20 @@ log = logging.getLogger("llmstack.records")
 
 #: requests in flight or just ended whose attempts/holds we remember; more would mean a leak, so the oldest go
 MAX_TRACKED = 10_000
+#: the class of a failed fallback's error in the text LiteLLM raises (router_utils/common_utils.py)
+FALLBACK_FAILURE = re.compile(r"also failed: litellm\.(\w+)")
+#: LiteLLM's exception classes (litellm/exceptions.py) -> their HTTP status
+ERROR_CLASS_STATUS = {
+    "RateLimitError": 429,
+    "InternalServerError": 500,
+    "ServiceUnavailableError": 503,
+    "APIConnectionError": 500,
+    "Timeout": 408,
+    "BadRequestError": 400,
+    "AuthenticationError": 401,
+    "NotFoundError": 404,
+}
+PENDING = "pending"
 
 
 @dataclass
@@ -50,7 +69,7 @@ class Attempt:
     group: str | None
     deployment: str | None
     provider: str | None
-    outcome: str
+    outcome: str = PENDING
     status: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,6 +119,26 @@ def _deployment(logging_obj: Any) -> tuple[str | None, str | None, str | None]:
         str(deployment) if deployment else None,
         str(provider) if provider else None,
     )
+
+
+def _attempt(kwargs: Mapping[str, Any]) -> Attempt:
+    """The deployment of one provider call, from LiteLLM's ``model_call_details``."""
+    params = kwargs.get("litellm_params") or {}
+    info = params.get("model_info") or {}
+    metadata = params.get("metadata") or params.get("litellm_metadata") or {}
+    group = metadata.get("model_group") if isinstance(metadata, Mapping) else None
+    deployment = info.get("id") if isinstance(info, Mapping) else None
+    provider = kwargs.get("custom_llm_provider") or params.get("custom_llm_provider")
+    return Attempt(
+        str(group) if group else None,
+        str(deployment) if deployment else None,
+        str(provider) if provider else None,
+    )
+
+
+def _fallback_failure_status(exception: BaseException | None) -> int | None:
+    found = FALLBACK_FAILURE.search(str(exception or ""))
+    return ERROR_CLASS_STATUS.get(found.group(1)) if found else None
 
 
 def _request(data: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -156,29 +195,34 @@ class RequestRecords(CustomLogger):
             tracked.day, tracked.held_nano, tracked.input_bound = hold.day, hold.amount, hold.input_bound
         return data
 
+    def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+        """A deployment attempt starts (the primary, then each fallback), before its provider call."""
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return
+        attempt = _attempt(kwargs)
+        attempts = self._track(str(call_id)).attempts
+        if not attempts or attempts[-1].deployment != attempt.deployment or attempts[-1].outcome != PENDING:
+            attempts.append(attempt)
+
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        """One failed deployment attempt (the primary before a fallback, or every one of a failed request)."""
+        """A deployment attempt failed (LiteLLM logs the first failure of a request only, see above)."""
         call_id = kwargs.get("litellm_call_id")
         if not call_id:
             return
         exception = kwargs.get("exception")
-        status = _status(exception)
-        params = kwargs.get("litellm_params") or {}
-        info = params.get("model_info") or {}
-        metadata = params.get("metadata") or params.get("litellm_metadata") or {}
-        attempt = Attempt(
-            group=metadata.get("model_group") if isinstance(metadata, Mapping) else None,
-            deployment=info.get("id") if isinstance(info, Mapping) else None,
-            provider=kwargs.get("custom_llm_provider"),
-            outcome=attempt_outcome(status, exception),
-            status=status,
+        failed = _attempt(kwargs)
+        attempts = self._track(str(call_id)).attempts
+        attempt = next(
+            (a for a in attempts if a.deployment == failed.deployment and a.outcome == PENDING), None
         )
-        self._track(str(call_id)).attempts.append(attempt)
-        metrics.ERRORS.labels(
-            attempt.group or "unknown", attempt.provider or "unknown", attempt.outcome
-        ).inc()
+        if attempt is None:
+            attempts.append(failed)
+            attempt = failed
+        attempt.status = _status(exception)
+        attempt.outcome = attempt_outcome(attempt.status, exception)
 
     # -- when it ends ----------------------------------------------------------------------------------------
     async def async_post_call_success_hook(
@@ -252,6 +296,7 @@ class RequestRecords(CustomLogger):
             tokens=None,
             first_chunk=None,
             refusal=str(reason) if reason else None,
+            exception=original_exception,
         )
 
     # -- the record ------------------------------------------------------------------------------------------
@@ -264,6 +309,7 @@ class RequestRecords(CustomLogger):
         tokens: tuple[int, int] | None,
         first_chunk: float | None,
         refusal: str | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         if not data.get("litellm_call_id"):
             return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
@@ -280,9 +326,15 @@ class RequestRecords(CustomLogger):
         served_group, deployment, provider = _deployment(logging_obj) if status < 400 else (None, None, None)
         # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
         group = str(data.get("model")) if data.get("model") else None
+        self._settle_attempts(tracked.attempts, status, deployment, exception)
+        if status < 400 and not any(a.outcome == "ok" for a in tracked.attempts):
+            tracked.attempts.append(Attempt(served_group or group, deployment, provider, "ok", status))
+        failed = [a for a in tracked.attempts if a.outcome not in ("ok", "client_closed")]
+        for attempt in failed:
+            metrics.ERRORS.labels(
+                attempt.group or "unknown", attempt.provider or "unknown", attempt.outcome
+            ).inc()
         attempts = [a.as_dict() for a in tracked.attempts]
-        if status < 400:
-            attempts.append(Attempt(served_group or group, deployment, provider, "ok", status).as_dict())
         if refusal is not None:
             outcome = "refused"
         elif status == CLIENT_CLOSED_REQUEST:
@@ -290,13 +342,14 @@ class RequestRecords(CustomLogger):
         elif status >= 400:
             outcome = "error"
         else:
-            outcome = "fallback" if tracked.attempts else "ok"
+            outcome = "fallback" if failed else "ok"
         started = _start(logging_obj)
         streamed = data.get("stream") is True
         record: dict[str, Any] = {
             "event": "llmstack.request",
             "time": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="milliseconds"),
             "request_id": call_id,
+            "worker": os.getpid(),
             "endpoint": endpoint,
             "streamed": streamed,
             "asked": asked,
@@ -319,6 +372,23 @@ class RequestRecords(CustomLogger):
         record["budget"] = await self._budget_after(tracked.day)
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
         self._observe(record)
+
+    @staticmethod
+    def _settle_attempts(
+        attempts: list[Attempt], status: int, served: str | None, exception: BaseException | None
+    ) -> None:
+        """Outcomes for attempts no failure event described: the one that served, or the request's own error."""
+        for attempt in attempts:
+            if attempt.outcome != PENDING:
+                continue
+            if status < 400 and attempt.deployment == served:
+                attempt.outcome, attempt.status = "ok", status
+            elif status == CLIENT_CLOSED_REQUEST:
+                attempt.outcome, attempt.status = "client_closed", status
+            else:
+                # a failed fallback (no failure event): its class from LiteLLM's text, else the request's status
+                attempt.status = _fallback_failure_status(exception) or status
+                attempt.outcome = attempt_outcome(attempt.status, None)
 
     @staticmethod
     async def _budget_after(day: str | None) -> dict[str, Any]:
