@@ -145,6 +145,20 @@ def _app_steps(
     poll_interval_s: float,
 ) -> list[Step]:
     name = app.name
+
+    def attached(
+        part: str, kind: str, provider: RailwayProvider, fields: dict[str, Any], after: tuple[str, ...] = ()
+    ) -> Step:
+        """A resource of this service (variables, volume, domain, deployment): the scope, the service's id and
+        ``fields``; after the service and ``after``."""
+        return Step(
+            f"{name}-{part}",
+            kind,
+            provider,
+            lambda s: {**scope(s), "service_id": s[f"{name}-service"]["service_id"], **fields},
+            (f"{name}-service", *after),
+        )
+
     steps = [
         Step(
             f"{name}-service",
@@ -153,67 +167,27 @@ def _app_steps(
             lambda s: {**scope(s), "name": name, "source": app.source, "settings": app.settings},
             ("environment",),
         ),
-        Step(
-            f"{name}-variables",
-            "Variables",
-            VariablesProvider(),
-            lambda s: {
-                **scope(s),
-                "service_id": s[f"{name}-service"]["service_id"],
-                "variables": app.variables,
-            },
-            (f"{name}-service",),
-        ),
+        attached("variables", "Variables", VariablesProvider(), {"variables": app.variables}),
     ]
     if app.volume_mount:
-        steps.append(
-            Step(
-                f"{name}-volume",
-                "Volume",
-                VolumeProvider(),
-                lambda s: {
-                    **scope(s),
-                    "service_id": s[f"{name}-service"]["service_id"],
-                    "mount_path": app.volume_mount,
-                },
-                (f"{name}-service",),
-            )
-        )
+        steps.append(attached("volume", "Volume", VolumeProvider(), {"mount_path": app.volume_mount}))
     if app.public_port:
         steps.append(
-            Step(
-                f"{name}-domain",
-                "ServiceDomain",
-                ServiceDomainProvider(),
-                lambda s: {
-                    **scope(s),
-                    "service_id": s[f"{name}-service"]["service_id"],
-                    "target_port": app.public_port,
-                },
-                (f"{name}-service",),
-            )
+            attached("domain", "ServiceDomain", ServiceDomainProvider(), {"target_port": app.public_port})
         )
     revision = hashlib.sha256(
         json.dumps([app.source, app.settings, app.variables], sort_keys=True).encode()
     ).hexdigest()
-    steps.append(
-        Step(
-            f"{name}-deployment",
-            "Deployment",
-            DeploymentProvider(),
-            lambda s: {
-                **scope(s),
-                "service_id": s[f"{name}-service"]["service_id"],
-                "service_name": name,
-                "source": app.source,
-                "revision": revision,
-                "timeout_s": timeout_s,
-                "poll_interval_s": poll_interval_s,
-            },
-            # its variables, volume and domain: what RailwayApp makes it wait for
-            tuple(step.key for step in steps[1:]),
-        )
-    )
+    deployment = {
+        "service_name": name,
+        "source": app.source,
+        "revision": revision,
+        "timeout_s": timeout_s,
+        "poll_interval_s": poll_interval_s,
+    }
+    # its variables, volume and domain: what RailwayApp makes it wait for
+    after = tuple(step.key for step in steps[1:])
+    steps.append(attached("deployment", "Deployment", DeploymentProvider(), deployment, after))
     return steps
 
 
