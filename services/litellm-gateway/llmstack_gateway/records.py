@@ -38,7 +38,7 @@ import anyio
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmstack_gateway import metrics
-from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, budget_hook
+from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, DailyBudget, budget_hook
 from llmstack_gateway.budget_api import install_budget_routes
 from llmstack_gateway.counter import CounterUnavailable, to_nano
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
@@ -169,8 +169,10 @@ def _start(logging_obj: Any) -> float | None:
 
 
 class RequestRecords(CustomLogger):
-    def __init__(self, write: Any = None) -> None:
+    def __init__(self, write: Any = None, budget: DailyBudget | None = None) -> None:
         super().__init__()
+        #: the budget hook the proxy loaded (the module's own): its open holds and its counter
+        self._budget = budget or budget_hook
         self._tracked: OrderedDict[str, Tracked] = OrderedDict()
         self._recorded: OrderedDict[str, None] = OrderedDict()
         #: one ``write`` per line: a line under the pipe buffer size never interleaves with another worker's
@@ -189,7 +191,7 @@ class RequestRecords(CustomLogger):
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
         call_id = data.get("litellm_call_id")
-        hold = budget_hook.open_hold(str(call_id)) if call_id else None
+        hold = self._budget.open_hold(str(call_id)) if call_id else None
         if hold is not None:
             tracked = self._track(str(call_id))
             tracked.day, tracked.held_nano, tracked.input_bound = hold.day, hold.amount, hold.input_bound
@@ -263,9 +265,9 @@ class RequestRecords(CustomLogger):
                         log.debug("the inner stream failed while closing", exc_info=True)
                 logging_obj = request_data.get("litellm_logging_obj")
                 await meter.finish(logging_obj, completed)
-                prices = deployment_prices(logging_obj, budget_hook.settings)
+                prices = deployment_prices(logging_obj, self._budget.settings)
                 if prices is None:
-                    group = budget_hook.settings.groups.get(str(request_data.get("model")))
+                    group = self._budget.settings.groups.get(str(request_data.get("model")))
                     prices = (group.input_per_token, group.output_per_token) if group else (0.0, 0.0)
                 cost_nano = 0 if meter.generated_nothing else to_nano(meter.cost(*prices))
                 await self._record(
@@ -390,12 +392,11 @@ class RequestRecords(CustomLogger):
                 attempt.status = _fallback_failure_status(exception) or status
                 attempt.outcome = attempt_outcome(attempt.status, None)
 
-    @staticmethod
-    async def _budget_after(day: str | None) -> dict[str, Any]:
-        settings = budget_hook.settings
+    async def _budget_after(self, day: str | None) -> dict[str, Any]:
+        settings = self._budget.settings
         today, _ = settings.day()
         try:
-            spent, held = await budget_hook.counter.spent(day or today)
+            spent, held = await self._budget.counter.spent(day or today)
         except CounterUnavailable:
             return {"day": day or today, "cap_usd": settings.daily_usd, "counter": "unreachable"}
         return {
