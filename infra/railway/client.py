@@ -89,11 +89,36 @@ class RailwayError(Exception):
         return any(m in self.railway_message.lower() for m in GONE_ON_DELETE_MESSAGES)
 
 
+#: what to do when the retries of a run are spent, by what kept failing
+NEXT_WHEN_RATE_LIMITED = (
+    "Railway's edge (Cloudflare) keeps refusing this address; after a sustained burst its 1015 block can last "
+    "hours (terraform-provider-railway issues #43, #63). Wait, then run `pulumi up` again (it adopts what this "
+    "run created); LLMSTACK_RAILWAY_RPS lowers the pace"
+)
+NEXT_WHEN_BUSY = (
+    "Railway kept answering that it is busy or asks to wait (the message above); run `pulumi up` again in a "
+    "minute (it adopts what this run created)"
+)
+NEXT_WHEN_FAILING = (
+    "Railway is failing or unreachable (status.railway.com); run `pulumi up` again later (it adopts what "
+    "this run created)"
+)
+
+
 class _RetryableError(Exception):
-    def __init__(self, message: str, delay_s: float | None, *, ambiguous: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        delay_s: float | None,
+        *,
+        ambiguous: bool = False,
+        next_step: str = NEXT_WHEN_FAILING,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.delay_s = delay_s
+        #: what to do if this is still the answer when the retries are spent (edge limit, busy, failing)
+        self.next_step = next_step
         #: Railway may have done it (a 5xx, a lost answer); a rate limit or a refused connection means it did not
         self.ambiguous = ambiguous
 
@@ -193,6 +218,7 @@ class RailwayClient:
         name = operation_name(document)
         waited = 0.0
         last = "no attempt made"
+        next_step = NEXT_WHEN_FAILING
         attempt = 0
         for attempt in range(self._retry.max_attempts):
             try:
@@ -211,13 +237,17 @@ class RailwayClient:
                 if creates and retry.ambiguous:
                     raise RailwayError(name, retry.message, ambiguous=True) from None
                 last = retry.message
+                next_step = retry.next_step
                 delay = retry.delay_s if retry.delay_s is not None else self._retry.backoff(attempt)
                 delay = min(delay, self._retry.max_delay_s * 2)
             if attempt + 1 >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait_s:
                 break
             self._sleep(delay)
             waited += delay
-        raise RailwayError(name, f"still failing after {attempt + 1} attempts ({waited:.0f}s waited): {last}")
+        raise RailwayError(
+            name,
+            f"still failing after {attempt + 1} attempts ({waited:.0f}s waited): {last}. Next: {next_step}",
+        )
 
     def _once(self, name: str, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         payload = {"query": document, "variables": dict(variables), "operationName": name}
@@ -234,6 +264,7 @@ class RailwayClient:
             raise _RetryableError(
                 f"rate limited (HTTP {response.status_code}{_cloudflare_code(response)})",
                 _retry_after(response),
+                next_step=NEXT_WHEN_RATE_LIMITED,
             )
         if response.status_code >= 500:
             raise _RetryableError(
@@ -251,7 +282,9 @@ class RailwayClient:
             if any(m in message.lower() for m in TRANSIENT_MESSAGES):
                 # "Problem processing request" says nothing about whether it was done; cooldowns say it was not
                 unclear = any(m in message.lower() for m in AMBIGUOUS_MESSAGES)
-                raise _RetryableError(message, _retry_after(response), ambiguous=unclear)
+                raise _RetryableError(
+                    message, _retry_after(response), ambiguous=unclear, next_step=NEXT_WHEN_BUSY
+                )
             if NOT_AUTHORIZED in message.lower():
                 message += self._refused_token_hint()
             raise RailwayError(name, message, status=response.status_code)

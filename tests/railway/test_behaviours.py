@@ -355,7 +355,7 @@ def test_polling_slows_down_so_a_long_build_costs_few_calls(railway: FakeRailway
         now[0] += seconds
 
     api = RailwayClient(railway.url, railway.token)
-    with pytest.raises(DeploymentError, match="still BUILDING after 300s"):
+    with pytest.raises(DeploymentError, match="still BUILDING after 300 s"):
         wait_for_success(
             api,
             deployment_id,

@@ -129,3 +129,30 @@ def test_a_project_token_in_the_account_token_place_is_named_when_refused(
     assert "railway.com/account/tokens" in message and "a project token" in message
     assert project not in message
     assert caught.value.is_gone and not caught.value.is_not_found  # a delete still treats it as gone
+
+
+@pytest.mark.parametrize(
+    ("fault", "next_step"),
+    [
+        # Cloudflare's HTML 1015 page (terraform-provider-railway issues #43, #63)
+        (Fault(429, "<html><p>error code: 1015</p></html>"), "Railway's edge (Cloudflare) keeps refusing"),
+        (
+            Fault(
+                200,
+                json.dumps({"data": None, "errors": [{"message": "You are creating projects too quickly"}]}),
+            ),
+            "Railway kept answering that it is busy",
+        ),
+        (Fault(502, "bad gateway"), "Railway is failing or unreachable (status.railway.com)"),
+    ],
+)
+def test_spent_retries_say_what_to_do_for_what_kept_failing(
+    railway: FakeRailway, fault: Fault, next_step: str
+) -> None:
+    railway.state.faults += [fault for _ in range(3)]
+    api, _ = client(railway, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
+    with pytest.raises(RailwayError) as caught:
+        api.execute(ops.PROJECTS, {"workspaceId": None})
+    message = str(caught.value)
+    assert "still failing after 3 attempts" in message and f"Next: {next_step}" in message
+    assert "run `pulumi up` again" in message and railway.token not in message
