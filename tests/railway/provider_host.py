@@ -1,9 +1,9 @@
 """Pulumi's dynamic-provider host (``python -m pulumi.dynamic``) driven over gRPC, the way the engine calls it.
 
-The engine runs one such process for every dynamic resource of a run (``pulumi/dynamic/__main__.py``), sends
-``Configure`` with the stack's config, then Check / Diff / Create / Update / Read / Delete per resource. The
-process and the wire encoding are ``tests/pulumi/provider_host.py``'s; this adds the Railway resources' URNs,
-Read and Delete, and the token sent through Configure.
+The engine runs one such process (its default ``pulumi-python`` provider) for all the dynamic resources of a
+run (``pulumi/dynamic/__main__.py``), sends ``Configure`` with the stack's config, then Check / Diff / Create /
+Update / Read / Delete per resource. The process and the wire encoding are ``tests/pulumi/provider_host.py``'s;
+this adds the Railway resources' URNs, Read and Delete, and the token sent through Configure.
 """
 
 from __future__ import annotations
