@@ -175,3 +175,18 @@ def test_provider_errors_carry_railways_message_not_the_token(
     details = caught.value.details() or ""
     assert "Project not found" in details
     assert railway.token not in details
+
+
+def test_a_project_token_configured_as_the_stacks_token_is_named_when_refused(railway: FakeRailway) -> None:
+    """The engine sends llmstack:railway_token through Configure; a project token there looks like any other
+    UUID until Railway answers, and that answer must say which token was refused and which kind to use."""
+    with provider_host(railway.project_token) as host, pytest.raises(grpc.RpcError) as caught:
+        host.create(
+            ProjectProvider(),
+            "Project",
+            {"name": "llmstack-dev", "default_environment": "dev", "api_url": railway.url},
+        )
+    details = caught.value.details() or ""
+    assert "Not Authorized (Railway refused the token from config llmstack:railway_token" in details
+    assert "account or workspace token" in details and railway.project_token not in details
+    assert railway.state.db_projects == {}
