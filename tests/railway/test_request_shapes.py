@@ -25,6 +25,15 @@ def sent(fake: FakeRailway, since: int = 0) -> list[tuple[str, dict[str, Any]]]:
     return fake.state.calls[since:]
 
 
+def service_scope(ids: dict[str, str]) -> dict[str, str]:
+    """A service's project, environment and id as Railway's inputs name them."""
+    return {
+        "projectId": ids["project_id"],
+        "environmentId": ids["environment_id"],
+        "serviceId": ids["service_id"],
+    }
+
+
 @pytest.fixture
 def ids(railway: FakeRailway) -> dict[str, str]:
     project = railway.state.projectCreate(None, {"name": "llmstack-dev", "defaultEnvironmentName": "dev"})
@@ -94,11 +103,7 @@ def test_service_create_and_update(railway: FakeRailway, ids: dict[str, str]) ->
 
 def test_variables_create_update_delete(railway: FakeRailway, ids: dict[str, str]) -> None:
     props = {**ids, "api_url": railway.url, "variables": {"A": "1", "B": "2"}}
-    scope = {
-        "projectId": ids["project_id"],
-        "environmentId": ids["environment_id"],
-        "serviceId": ids["service_id"],
-    }
+    scope = service_scope(ids)
     start = len(railway.state.calls)
     created = VariablesProvider().create(props)
     upsert = {**scope, "variables": {"A": "1", "B": "2"}, "replace": False, "skipDeploys": True}
@@ -119,11 +124,7 @@ def test_variables_create_update_delete(railway: FakeRailway, ids: dict[str, str
 
 def test_domain_create_and_update(railway: FakeRailway, ids: dict[str, str]) -> None:
     props = {**ids, "api_url": railway.url, "target_port": 4000}
-    listing = {
-        "projectId": ids["project_id"],
-        "environmentId": ids["environment_id"],
-        "serviceId": ids["service_id"],
-    }
+    listing = service_scope(ids)
     start = len(railway.state.calls)
     created = ServiceDomainProvider().create(props)
     create_input = {
@@ -149,12 +150,7 @@ def test_volume_create_and_update(railway: FakeRailway, ids: dict[str, str]) -> 
     props = {**ids, "api_url": railway.url, "mount_path": "/data"}
     start = len(railway.state.calls)
     created = VolumeProvider().create(props)
-    create_input = {
-        "projectId": ids["project_id"],
-        "environmentId": ids["environment_id"],
-        "serviceId": ids["service_id"],
-        "mountPath": "/data",
-    }
+    create_input = {**service_scope(ids), "mountPath": "/data"}
     assert sent(railway, start) == [
         ("ProjectVolumes", {"id": ids["project_id"], **PAGE}),
         ("VolumeCreate", {"input": create_input}),
