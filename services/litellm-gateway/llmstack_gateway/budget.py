@@ -110,6 +110,16 @@ class Hold:
     group: GroupBudget
     input_bound: int
     started: float = field(default_factory=time.monotonic)
+    #: the day's totals split (counter.py): the group asked for, the caller's key alias (a client's name, issue
+    #: 13), and LiteLLM's logging object, which names the provider that served (after any fallback) at the end
+    group_name: str = ""
+    client_name: str = ""
+    logging_obj: Any = None
+
+    def split(self) -> dict[str, str]:
+        details = getattr(self.logging_obj, "model_call_details", None)
+        provider = details.get("custom_llm_provider") if isinstance(details, dict) else None
+        return {"group": self.group_name, "provider": str(provider or ""), "client": self.client_name}
 
 
 class DailyBudget(CustomLogger):
@@ -196,7 +206,17 @@ class DailyBudget(CustomLogger):
         self._forget_stale_holds()
         call_id = str(data.get("litellm_call_id") or hold)
         data["litellm_call_id"] = call_id
-        self._holds[call_id] = Hold(day, hold, amount, resets, group, input_bound)
+        self._holds[call_id] = Hold(
+            day,
+            hold,
+            amount,
+            resets,
+            group,
+            input_bound,
+            group_name=str(data.get("model")),
+            client_name=str(getattr(user_api_key_dict, "key_alias", None) or ""),
+            logging_obj=data.get("litellm_logging_obj"),
+        )
         return data
 
     @staticmethod
@@ -243,7 +263,7 @@ class DailyBudget(CustomLogger):
             if actual is None:
                 await self.counter.release(hold.day, hold.hold)
                 return
-            spent = await self.counter.settle(hold.day, hold.hold, actual)
+            spent = await self.counter.settle(hold.day, hold.hold, actual, hold.split())
         except CounterUnavailable:
             log.exception("could not end a budget hold; it expires after %ss", self.settings.hold_expiry_s)
             return

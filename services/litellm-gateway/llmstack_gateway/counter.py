@@ -17,14 +17,23 @@ replicas cannot race between the check and the update, and their clocks need not
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 NANO = 1_000_000_000
 #: a day's keys outlive the day, so a late settlement still finds its hold
 TTL_S = 48 * 3600
+#: a day's totals (spent, requests, split by group, provider, client) are kept at least 31 days (``GET /budget``)
+TOTALS_TTL_S = 35 * 86400
+#: the split of a settlement whose group, provider or client could not be told (so each split adds up to spent)
+UNATTRIBUTED = "unattributed"
+#: what a settlement is split by (``Split`` keys)
+SPLIT_BY = ("group", "provider", "client")
+#: a settlement's attribution: ``group``, ``provider``, ``client`` -> name
+Split = Mapping[str, str]
 
 
 def to_nano(usd: float) -> int:
@@ -33,6 +42,46 @@ def to_nano(usd: float) -> int:
 
 class CounterUnavailable(Exception):  # noqa: N818 (a state, like ConnectionRefused)
     """The shared counter cannot be reached; the hook fails closed unless the stack opted out."""
+
+
+@dataclass
+class DayTotals:
+    """One budget day as settled: what requests cost, split by group, provider and client (nano-USD)."""
+
+    day: str
+    spent: int = 0
+    #: requests settled with a cost (releases, refusals and failures cost nothing and are not counted)
+    requests: int = 0
+    by_group: dict[str, int] = field(default_factory=dict)
+    by_provider: dict[str, int] = field(default_factory=dict)
+    by_client: dict[str, int] = field(default_factory=dict)
+
+    def _splits(self) -> tuple[tuple[str, dict[str, int]], ...]:
+        return (("group", self.by_group), ("provider", self.by_provider), ("client", self.by_client))
+
+    def add(self, actual: int, split: Split | None) -> None:
+        if actual <= 0:
+            return
+        self.spent += actual
+        self.requests += 1
+        for dimension, totals in self._splits():
+            name = (split or {}).get(dimension) or UNATTRIBUTED
+            totals[name] = totals.get(name, 0) + actual
+
+    @classmethod
+    def from_hash(cls, day: str, fields: Mapping[str, int]) -> DayTotals:
+        """From the Redis hash the settle script writes: ``spent``, ``requests``, ``<dimension>:<name>``."""
+        totals = cls(day, spent=int(fields.get("spent", 0)), requests=int(fields.get("requests", 0)))
+        for dimension, split in totals._splits():
+            for name, amount in fields.items():
+                if name.startswith(f"{dimension}:") and int(amount):
+                    split[name[len(dimension) + 1 :]] = int(amount)
+        return totals.shown()
+
+    def shown(self) -> DayTotals:
+        if not self.by_client.keys() - {UNATTRIBUTED}:
+            self.by_client.clear()  # a stack without clients (issue 13): no client split to show
+        return self
 
 
 @dataclass(frozen=True)
@@ -46,8 +95,15 @@ class Reservation:
 class BudgetCounter(Protocol):
     async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation: ...
 
-    async def settle(self, day: str, hold: str, actual: int) -> int | None:
-        """Replace the hold by the actual cost; the day's spend after it, or None if already settled."""
+    async def settle(self, day: str, hold: str, actual: int, split: Split | None = None) -> int | None:
+        """Replace the hold by the actual cost; the day's spend after it, or None if already settled.
+
+        ``split`` (group, provider, client) attributes the cost in the day's totals, in the same atomic step.
+        """
+        ...
+
+    async def history(self, days: Sequence[str]) -> list[DayTotals]:
+        """Each day's totals, in the order asked (a day without settlements: zeros)."""
         ...
 
     async def release(self, day: str, hold: str) -> None: ...
@@ -79,6 +135,7 @@ class MemoryCounter:
     #: day -> hold -> (amount, started at)
     _holds: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
     _settled: dict[str, set[str]] = field(default_factory=dict)
+    _totals: dict[str, DayTotals] = field(default_factory=dict)
     _alerts: set[tuple[str, float]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -100,12 +157,17 @@ class MemoryCounter:
             self._holds.setdefault(day, {})[hold] = (amount, self.clock())
             return Reservation(True, spent, reserved + amount)
 
-    async def settle(self, day: str, hold: str, actual: int) -> int | None:
+    async def history(self, days: Sequence[str]) -> list[DayTotals]:
+        async with self._lock:
+            return [copy.deepcopy(self._totals.get(day) or DayTotals(day)).shown() for day in days]
+
+    async def settle(self, day: str, hold: str, actual: int, split: Split | None = None) -> int | None:
         async with self._lock:
             settled = self._settled.setdefault(day, set())
             if hold in settled:
                 return None
             settled.add(hold)
+            self._totals.setdefault(day, DayTotals(day)).add(actual, split)
             self._holds.get(day, {}).pop(hold, None)
             self._spent[day] = self._spent.get(day, 0) + actual
             return self._spent[day]
@@ -190,6 +252,14 @@ _SETTLE = """
 if redis.call('HSETNX', KEYS[5], ARGV[1], ARGV[2]) == 0 then
   return -1
 end
+-- the day's totals (the last key; ARGV[4] its ttl, ARGV[5..] the split's fields, e.g. 'group:<name>')
+local actual = tonumber(ARGV[2])
+if actual > 0 then
+  redis.call('HINCRBY', KEYS[#KEYS], 'spent', actual)
+  redis.call('HINCRBY', KEYS[#KEYS], 'requests', 1)
+  for i = 5, #ARGV do redis.call('HINCRBY', KEYS[#KEYS], ARGV[i], actual) end
+  redis.call('EXPIRE', KEYS[#KEYS], ARGV[4])
+end
 local held = redis.call('HGET', KEYS[3], ARGV[1])
 if held then
   redis.call('HDEL', KEYS[3], ARGV[1])
@@ -271,9 +341,29 @@ class RedisCounter:
         admitted, spent, reserved = await self._run("reserve", self.keys(day), args)
         return Reservation(bool(admitted), int(spent), int(reserved))
 
-    async def settle(self, day: str, hold: str, actual: int) -> int | None:
-        spent = int(await self._run("settle", self.keys(day), [hold, actual, TTL_S]))
+    def totals_key(self, day: str) -> str:
+        return f"budget:{{{self._prefix}:{day}}}:totals"
+
+    async def settle(self, day: str, hold: str, actual: int, split: Split | None = None) -> int | None:
+        fields = [f"{d}:{(split or {}).get(d) or UNATTRIBUTED}" for d in SPLIT_BY]
+        keys = [*self.keys(day), self.totals_key(day)]
+        spent = int(await self._run("settle", keys, [hold, actual, TTL_S, TOTALS_TTL_S, *fields]))
         return None if spent < 0 else spent
+
+    async def history(self, days: Sequence[str]) -> list[DayTotals]:
+        try:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for day in days:
+                    pipe.hgetall(self.totals_key(day))
+                answers = await pipe.execute()
+        except Exception as exc:
+            if isinstance(exc, OSError) or type(exc).__module__.startswith("redis"):
+                raise CounterUnavailable(f"Redis unreachable: {type(exc).__name__}") from exc
+            raise
+        return [
+            DayTotals.from_hash(day, {k.decode(): int(v) for k, v in answer.items()})
+            for day, answer in zip(days, answers, strict=True)
+        ]
 
     async def release(self, day: str, hold: str) -> None:
         await self.settle(day, hold, 0)
