@@ -44,6 +44,11 @@ def prepare(environ: dict[str, str]) -> list[str]:
     # first, which takes longer on a slow or busy CPU, so with --num_workers > 1 the workers were killed and
     # respawned forever (measured on a loaded 2-core box). LiteLLM passes this through (proxy_cli.py).
     environ.setdefault("TIMEOUT_WORKER_HEALTHCHECK", "60")
+    # every worker writes its Prometheus series here and any worker's scrape merges them (metrics.py); LiteLLM's
+    # proxy_cli.py wipes the directory at start, so a restart starts the counters at zero
+    metrics_dir = directory / "prometheus"
+    metrics_dir.mkdir(exist_ok=True)
+    environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     workers = str(max(1, int(environ.get("LITELLM_NUM_WORKERS", "1"))))
     port = environ.get("PORT", "4000")
     host = environ.get("LLMSTACK_BIND_HOST", "0.0.0.0")
