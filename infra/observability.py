@@ -55,6 +55,11 @@ def gateway_trace_variables(spec: StackSpec) -> dict[str, str]:
                 "OTEL_ENDPOINT": observability.otlp.endpoint,
                 "OTEL_SERVICE_NAME": GATEWAY_SERVICE_NAME,
                 "OTEL_ENVIRONMENT_NAME": spec.name,
+                # without it a request that carries no traceparent gets no litellm_request span: LiteLLM sets the
+                # call's attributes on its proxy-request span, which has already ended by then, so group,
+                # tokens and cost are dropped ("Setting attribute on ended span"; measured with 1.108.7,
+                # opentelemetry.py async_log_success_event, should_create_primary_span)
+                "USE_OTEL_LITELLM_REQUEST_SPAN": "true",
             }
         )
     if observability.langfuse is not None:

@@ -130,6 +130,25 @@ def test_the_callers_trace_continues_with_group_deployment_tokens_and_cost(
     assert collector.wait_for(lambda s: s.trace_id == trace_id and s.name == "POST /v1/chat/completions")
 
 
+def test_a_request_without_traceparent_gets_its_own_trace_with_the_same_attributes(
+    gateway: LocalGateway, collector: OtlpCollector
+) -> None:
+    marker = secrets.token_hex(4)
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gemini-pro", "messages": [{"role": "user", "content": marker}], "user": marker},
+        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    call_id = response.headers["x-litellm-call-id"]
+    (span,) = collector.wait_for(lambda s: s.attributes.get("litellm.call_id") == call_id)
+    assert span.name == LLM_SPAN
+    assert span.attributes["litellm.model_group"] == "gemini-pro"
+    assert span.attributes["gen_ai.usage.input_tokens"] > 0
+    assert span.attributes["gen_ai.cost.total_cost"] > 0
+
+
 def test_a_fallback_is_traced_under_the_group_that_served(
     gateway: LocalGateway, collector: OtlpCollector, simulator: ProviderSimulator, spec: StackSpec
 ) -> None:

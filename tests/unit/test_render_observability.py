@@ -69,6 +69,7 @@ def test_variables_name_what_litellm_reads_and_secrets_stay_ids(ws: StackWorkspa
         "OTEL_ENDPOINT": "https://otel.example.com:4318",
         "OTEL_SERVICE_NAME": "llmstack-gateway",
         "OTEL_ENVIRONMENT_NAME": "test",
+        "USE_OTEL_LITELLM_REQUEST_SPAN": "true",
         "LANGFUSE_HOST": "https://langfuse.example.com",
         "LANGFUSE_TRACING_ENVIRONMENT": "test",
     }
