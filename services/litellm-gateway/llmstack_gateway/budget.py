@@ -35,6 +35,7 @@ import anyio
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from llmstack_gateway.clients import client_refusal, client_share
 from llmstack_gateway.counter import BudgetCounter, CounterUnavailable, MemoryCounter, RedisCounter, to_nano
 from llmstack_gateway.endpoints import install_routes, not_served_message
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
@@ -184,7 +185,8 @@ class DailyBudget(CustomLogger):
         day, resets = settings.day()
         hold = uuid.uuid4().hex
         try:
-            reservation = await self.counter.reserve(day, hold, amount, to_nano(settings.daily_usd))
+            share = client_share(user_api_key_dict)
+            reservation = await self.counter.reserve(day, hold, amount, to_nano(settings.daily_usd), share)
         except CounterUnavailable as exc:
             if settings.allow_when_counter_unavailable:
                 log.warning("budget counter unavailable, admitting without a reservation: %s", exc)
@@ -195,6 +197,10 @@ class DailyBudget(CustomLogger):
                     "error": "the daily budget counter is unreachable, so requests are refused (fail closed)"
                 },
             ) from exc
+        if not reservation.admitted and reservation.client_share_spent and share is not None:
+            raise HTTPException(
+                status_code=429, detail=client_refusal(share, reservation, amount, resets, settings)
+            )
         if not reservation.admitted:
             # spent plus what other requests hold right now: what stands between this request and the cap
             self._alert_in_background(

@@ -18,12 +18,14 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-from llmstack_gateway.settings import CONFIG_ENV, load_config
+from llmstack_gateway.counter import ClientShare, Reservation, to_nano
+from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config
 from llmstack_gateway.surface import install_surface
 
 log = logging.getLogger("llmstack.clients")
@@ -140,6 +142,34 @@ def caller_of(user_api_key_dict: Any) -> Client | None:
         return OPERATOR
     name = metadata.get(CLIENT_FIELD)
     return registry().clients.get(str(name)) if name else None
+
+
+def client_share(user_api_key_dict: Any) -> ClientShare | None:
+    """What the budget reserves against besides the stack's cap: the calling client's share (the operator: none)."""
+    caller = caller_of(user_api_key_dict)
+    if caller is None or caller is OPERATOR:
+        return None
+    return ClientShare(caller.name, None if caller.daily_usd is None else to_nano(caller.daily_usd))
+
+
+def client_refusal(
+    share: ClientShare, reservation: Reservation, amount: int, resets: datetime, settings: BudgetSettings
+) -> dict[str, Any]:
+    """The 429 for a client at its share: its figures, while other clients go on within the stack's cap."""
+    cap = (share.cap or 0) / 1e9
+    return {
+        "error": f"client {share.name}'s share of ${cap:g} is spent for today (this request needs up to "
+        f"${amount / 1e9:.6f}): ${reservation.client_spent / 1e9:.6f} spent, ${reservation.client_reserved / 1e9:.6f} "
+        f"held by its requests in flight; it resets at {resets.isoformat()} ({settings.timezone})",
+        "reason": "client_share_exhausted",
+        "client": share.name,
+        "share_usd": cap,
+        "spent_usd": round(reservation.client_spent / 1e9, 9),
+        "held_usd": round(reservation.client_reserved / 1e9, 9),
+        "request_usd": round(amount / 1e9, 9),
+        "resets_at": resets.isoformat(),
+        "timezone": settings.timezone,
+    }
 
 
 def refusal(caller: Client | None, model: str, master_key_completions: bool) -> str | None:

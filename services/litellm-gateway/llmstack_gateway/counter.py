@@ -90,10 +90,30 @@ class Reservation:
     spent: int
     #: held by requests in flight, after expired holds were dropped (this reservation included when admitted)
     reserved: int
+    #: the calling client's own spend and holds (0 without a client)
+    client_spent: int = 0
+    client_reserved: int = 0
+    #: refused because the client's share (not the stack's cap) is spent
+    client_share_spent: bool = False
+
+
+@dataclass(frozen=True)
+class ClientShare:
+    """A client's hard sub-cap inside the stack's cap, checked in the same atomic step as the cap."""
+
+    name: str
+    #: nano-USD; None counts the client's spend without capping it
+    cap: int | None = None
 
 
 class BudgetCounter(Protocol):
-    async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation: ...
+    async def reserve(
+        self, day: str, hold: str, amount: int, cap: int, client: ClientShare | None = None
+    ) -> Reservation: ...
+
+    async def client_spent(self, day: str) -> dict[str, int]:
+        """Each client's settled spend of the day, nano-USD."""
+        ...
 
     async def settle(self, day: str, hold: str, actual: int, split: Split | None = None) -> int | None:
         """Replace the hold by the actual cost; the day's spend after it, or None if already settled.
@@ -137,7 +157,14 @@ class MemoryCounter:
     _settled: dict[str, set[str]] = field(default_factory=dict)
     _totals: dict[str, DayTotals] = field(default_factory=dict)
     _alerts: set[tuple[str, float]] = field(default_factory=set)
+    #: day -> client -> settled spend; hold -> client, kept after expiry so a late settlement still counts
+    _client_spent: dict[str, dict[str, int]] = field(default_factory=dict)
+    _hold_client: dict[str, str] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _client_reserved(self, day: str, client: str) -> int:
+        holds = self._holds.get(day, {})
+        return sum(amount for hold, (amount, _) in holds.items() if self._hold_client.get(hold) == client)
 
     def _reserved(self, day: str) -> int:
         return sum(amount for amount, _ in self._holds.get(day, {}).values())
@@ -148,14 +175,27 @@ class MemoryCounter:
         for hold in [h for h, (_, started) in holds.items() if started < oldest]:
             del holds[hold]
 
-    async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation:
+    async def reserve(
+        self, day: str, hold: str, amount: int, cap: int, client: ClientShare | None = None
+    ) -> Reservation:
         async with self._lock:
             self._expire(day)
             spent, reserved = self._spent.get(day, 0), self._reserved(day)
+            c_spent = self._client_spent.get(day, {}).get(client.name, 0) if client else 0
+            c_reserved = self._client_reserved(day, client.name) if client else 0
             if spent + reserved + amount > cap:
-                return Reservation(False, spent, reserved)
+                return Reservation(False, spent, reserved, c_spent, c_reserved)
+            if client is not None and client.cap is not None and c_spent + c_reserved + amount > client.cap:
+                return Reservation(False, spent, reserved, c_spent, c_reserved, client_share_spent=True)
             self._holds.setdefault(day, {})[hold] = (amount, self.clock())
-            return Reservation(True, spent, reserved + amount)
+            if client is not None:
+                self._hold_client[hold] = client.name
+                c_reserved += amount
+            return Reservation(True, spent, reserved + amount, c_spent, c_reserved)
+
+    async def client_spent(self, day: str) -> dict[str, int]:
+        async with self._lock:
+            return dict(self._client_spent.get(day, {}))
 
     async def history(self, days: Sequence[str]) -> list[DayTotals]:
         async with self._lock:
@@ -170,6 +210,10 @@ class MemoryCounter:
             self._totals.setdefault(day, DayTotals(day)).add(actual, split)
             self._holds.get(day, {}).pop(hold, None)
             self._spent[day] = self._spent.get(day, 0) + actual
+            client = self._hold_client.pop(hold, None)
+            if client is not None:
+                per_client = self._client_spent.setdefault(day, {})
+                per_client[client] = per_client.get(client, 0) + actual
             return self._spent[day]
 
     async def release(self, day: str, hold: str) -> None:
@@ -208,7 +252,9 @@ class MemoryCounter:
         return None
 
 
-# KEYS: spent, reserved, holds (id -> amount), starts (id -> ms on Redis's clock), settled (id -> actual)
+# KEYS: spent, reserved, holds (id -> amount), starts (id -> ms on Redis's clock), settled (id -> actual),
+#       client spent (client -> nano), client reserved (client -> nano), hold client (id -> client; kept when a
+#       hold expires, so a late settlement still counts for its client)
 _NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -222,13 +268,16 @@ for i = 1, #starts, 2 do
     if held then
       redis.call('HDEL', KEYS[3], starts[i])
       redis.call('DECRBY', KEYS[2], held)
+      local client = redis.call('HGET', KEYS[8], starts[i])
+      if client then redis.call('HINCRBY', KEYS[7], client, -tonumber(held)) end
     end
     redis.call('HDEL', KEYS[4], starts[i])
   end
 end
 """
 
-# ARGV: amount, cap, hold, ttl, expiry ms
+# ARGV: amount, cap, hold, ttl, expiry ms, client ('' for none), client cap (-1 for none)
+# returns admitted (1), refused by the cap (0) or by the client's share (2); spent, reserved; the client's two
 _RESERVE = (
     _NOW_MS
     + _EXPIRE
@@ -236,14 +285,29 @@ _RESERVE = (
 local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
 local reserved = tonumber(redis.call('GET', KEYS[2]) or '0')
 local amount = tonumber(ARGV[1])
+local client = ARGV[6]
+local c_spent, c_reserved = 0, 0
+if client ~= '' then
+  c_spent = tonumber(redis.call('HGET', KEYS[6], client) or '0')
+  c_reserved = tonumber(redis.call('HGET', KEYS[7], client) or '0')
+end
 if spent + reserved + amount > tonumber(ARGV[2]) then
-  return {0, spent, reserved}
+  return {0, spent, reserved, c_spent, c_reserved}
+end
+local c_cap = tonumber(ARGV[7])
+if client ~= '' and c_cap >= 0 and c_spent + c_reserved + amount > c_cap then
+  return {2, spent, reserved, c_spent, c_reserved}
 end
 redis.call('INCRBY', KEYS[2], amount)
 redis.call('HSET', KEYS[3], ARGV[3], amount)
 redis.call('HSET', KEYS[4], ARGV[3], now)
-for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
-return {1, spent, reserved + amount}
+if client ~= '' then
+  redis.call('HINCRBY', KEYS[7], client, amount)
+  redis.call('HSET', KEYS[8], ARGV[3], client)
+  c_reserved = c_reserved + amount
+end
+for i = 1, 8 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+return {1, spent, reserved + amount, c_spent, c_reserved}
 """
 )
 
@@ -261,13 +325,19 @@ if actual > 0 then
   redis.call('EXPIRE', KEYS[#KEYS], ARGV[4])
 end
 local held = redis.call('HGET', KEYS[3], ARGV[1])
+local client = redis.call('HGET', KEYS[8], ARGV[1])
 if held then
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('DECRBY', KEYS[2], held)
+  if client then redis.call('HINCRBY', KEYS[7], client, -tonumber(held)) end
+end
+if client then
+  redis.call('HINCRBY', KEYS[6], client, ARGV[2])
+  redis.call('HDEL', KEYS[8], ARGV[1])
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
 local spent = redis.call('INCRBY', KEYS[1], ARGV[2])
-for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+for i = 1, 8 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 return spent
 """
 
@@ -307,7 +377,17 @@ class RedisCounter:
     def keys(self, day: str) -> list[str]:
         # one hash slot per day, so the scripts also work on a Redis cluster
         tag = f"{{{self._prefix}:{day}}}"
-        return [f"budget:{tag}:{name}" for name in ("spent", "reserved", "holds", "starts", "settled")]
+        names = (
+            "spent",
+            "reserved",
+            "holds",
+            "starts",
+            "settled",
+            "client_spent",
+            "client_reserved",
+            "hold_client",
+        )
+        return [f"budget:{tag}:{name}" for name in names]
 
     def _redis(self) -> Any:
         if self._client is None:
@@ -336,10 +416,28 @@ class RedisCounter:
                 raise CounterUnavailable(f"Redis error: {type(exc).__name__}") from exc
             raise
 
-    async def reserve(self, day: str, hold: str, amount: int, cap: int) -> Reservation:
-        args = [amount, cap, hold, TTL_S, self._expiry_ms]
-        admitted, spent, reserved = await self._run("reserve", self.keys(day), args)
-        return Reservation(bool(admitted), int(spent), int(reserved))
+    async def reserve(
+        self, day: str, hold: str, amount: int, cap: int, client: ClientShare | None = None
+    ) -> Reservation:
+        name = client.name if client else ""
+        client_cap = client.cap if client is not None and client.cap is not None else -1
+        args = [amount, cap, hold, TTL_S, self._expiry_ms, name, client_cap]
+        status, spent, reserved, c_spent, c_reserved = await self._run("reserve", self.keys(day), args)
+        return Reservation(
+            status == 1,
+            int(spent),
+            int(reserved),
+            int(c_spent),
+            int(c_reserved),
+            client_share_spent=status == 2,
+        )
+
+    async def client_spent(self, day: str) -> dict[str, int]:
+        try:
+            raw = await self._redis().hgetall(self.keys(day)[5])
+        except Exception as exc:
+            raise CounterUnavailable(f"Redis unreachable: {type(exc).__name__}") from exc
+        return {k.decode(): int(v) for k, v in raw.items()}
 
     def totals_key(self, day: str) -> str:
         return f"budget:{{{self._prefix}:{day}}}:totals"

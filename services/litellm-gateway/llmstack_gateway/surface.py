@@ -32,9 +32,9 @@ COMPLETION_PATHS = frozenset([*SERVED, *(path.removeprefix("/v1") for path in SE
 MODELS_PATHS = frozenset({"/v1/models", "/models"})
 #: never call a provider, need no key (Railway's health check uses /health/ready)
 HEALTH_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness", "/health/ready"})
-#: the master key only; ``/budget`` may have sub-paths
+#: the master key only (llmstack_gateway/budget_api.py serves the first two). Exact paths: LiteLLM's own
+#: ``/budget/list``, ``/budget/settings``, ... are database-backed management routes and stay refused
 OPERATOR_PATHS = frozenset({"/budget", "/metrics", "/llmstack/routes"})
-OPERATOR_PREFIXES = ("/budget/",)
 ROUTES_PATH = "/llmstack/routes"
 #: where LiteLLM reads a key from (proxy/auth/user_api_key_auth.py: Authorization, x-litellm-api-key, Azure's
 #: api-key, Anthropic's x-api-key, Google's x-goog-api-key)
@@ -52,7 +52,7 @@ def kind_of(method: str, path: str) -> str | None:
         return "client"
     if path in HEALTH_PATHS:
         return "public"
-    if path in OPERATOR_PATHS or path.startswith(OPERATOR_PREFIXES):
+    if path in OPERATOR_PATHS:
         return "operator"
     return None
 
@@ -135,17 +135,35 @@ async def list_models(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data})
 
 
-def route_inventory(routes: list[BaseRoute]) -> list[dict[str, Any]]:
-    """Every route the app mounts, with its methods and whether the surface lets it answer."""
-    out: list[dict[str, Any]] = []
+def _flat(routes: list[Any]) -> list[tuple[str, list[str], str]]:
+    """(path, methods, kind) of every route, with FastAPI 0.165's included routers (``_IncludedRouter``, which
+    no longer copies its routes into the app's table: fastapi/routing.py) opened to their effective routes."""
+    out: list[tuple[str, list[str], str]] = []
     for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is not None:
+            out.extend(_flat(candidates()))
+            continue
+        original = getattr(route, "original_route", route)
         path = getattr(route, "path", None)
         if path is None:
-            continue
-        methods = sorted(getattr(route, "methods", None) or []) or ["*"]
-        exposed = sorted(m for m in methods if kind_of(m, path) is not None)
-        out.append({"path": path, "methods": methods, "exposed": exposed, "kind": type(route).__name__})
+            continue  # the guard itself
+        methods = sorted(getattr(original, "methods", None) or []) or ["*"]
+        out.append((path, methods, type(original).__name__))
     return out
+
+
+def route_inventory(routes: list[Any]) -> list[dict[str, Any]]:
+    """Every route the app mounts, with its methods and which of them the surface lets answer."""
+    return [
+        {
+            "path": path,
+            "methods": methods,
+            "exposed": sorted(m for m in methods if kind_of(m, path) is not None),
+            "kind": kind,
+        }
+        for path, methods, kind in _flat(routes)
+    ]
 
 
 def install_surface() -> None:
@@ -161,7 +179,8 @@ def install_surface() -> None:
         return
 
     async def inventory(request: Request) -> Response:
-        listed = route_inventory(routes)
+        # read at request time: LiteLLM re-sorts the table and adds lazily loaded features' routes later
+        listed = route_inventory(list(request.app.router.routes))
         exposed = [r for r in listed if r["exposed"] and not r["path"].startswith(ROUTES_PATH)]
         return JSONResponse({"mounted": len(listed), "exposed": len(exposed), "routes": listed})
 
