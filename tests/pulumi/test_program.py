@@ -11,9 +11,9 @@ import pulumi
 import pytest
 
 from infra.catalog import InvalidStackError, discover_stacks
-from infra.dryrun import ProgramRun, is_secret, run_program, stack_config, unwrap
+from infra.dryrun import ProgramRun, describe, is_secret, run_program, stack_config, unwrap
 from infra.render import render_gateway_config
-from tests.conftest import STACKS, StackWorkspace
+from tests.conftest import ROOT, STACKS, StackWorkspace
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 STACK_NAMES = discover_stacks(STACKS)
@@ -348,3 +348,14 @@ def test_findings_are_logged_at_their_own_severity(
     assert [m for m in logged["info"] if "info[budget-counter]" in m]
     assert not [m for m in logged["warn"] if "budget-counter" in m], logged["warn"]
     assert [m for m in logged["warn"] if "warning[budget-below-request]" in m], logged["warn"]
+
+
+def test_make_plan_and_the_readme_name_the_token_a_real_up_needs(stack_run: tuple[str, ProgramRun]) -> None:
+    """Issue 10: `make plan`'s output and the README say the same about Railway's tokens."""
+    _, result = stack_run
+    said = describe(result)[-1]
+    assert "Railway account or workspace token" in said
+    assert "llmstack:railway_token" in said and "RAILWAY_API_TOKEN" in said
+    assert "a project token in RAILWAY_TOKEN is refused before anything is created" in said
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "an account or workspace token in RAILWAY_API_TOKEN" in quick_start
