@@ -17,13 +17,20 @@ from pulumi.runtime import config as runtime_config
 
 from infra.catalog import PROJECT, InvalidStackError, Severity, StackSpec, load_stack
 from infra.catalog.loader import find_project_root
+from infra.catalog.models import Client
 from infra.checks import has_errors, run_checks
+from infra.checks.clients import BOT_CLIENT
 from infra.components.bot import ALERTS_URL, Bot, BotArgs
 from infra.components.gateway import Gateway, GatewayArgs
 from infra.components.railway_project import RailwayProject, RailwayProjectArgs
 from infra.components.secrets import SecretSpec, SecretStore, SecretStoreArgs
 from infra.components.stores import Cache, Database, StoreArgs
-from infra.observability import gateway_trace_secrets, gateway_trace_variables
+from infra.observability import (
+    bot_trace_secrets,
+    bot_trace_variables,
+    gateway_trace_secrets,
+    gateway_trace_variables,
+)
 from infra.railway.tokens import TOKEN_CONFIG_KEY, RailwayTokenError, resolve_token
 from infra.render import provider_env_names, render_gateway_config
 
@@ -110,6 +117,14 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
         SecretSpec(WEBHOOK_SECRET, "telegram-webhook-secret", supplied.get(WEBHOOK_SECRET), GENERATED_LENGTH),
         SecretSpec(ALERTS_SECRET, "budget-alerts-secret", supplied.get(ALERTS_SECRET), GENERATED_LENGTH),
     ]
+    # a generated key per client of the gateway (catalog clients:), each given to that client only
+    client_secrets = {
+        Client.key_env(name): client.resolved_secret(name) for name, client in spec.catalog.clients.items()
+    }
+    specs += [
+        SecretSpec(sid, "gateway-client-key", supplied.get(sid), GENERATED_LENGTH)
+        for sid in client_secrets.values()
+    ]
     # the catalog's observability: section (OTLP headers, Langfuse keys): Secret Manager secrets like provider keys
     trace_secrets = gateway_trace_secrets(spec)
     specs += [
@@ -151,6 +166,7 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
             alerts_url=ALERTS_URL,
             cache=cache,
             api_url=api_url,
+            client_keys={env: store.values[sid] for env, sid in client_secrets.items()},
             trace_variables={
                 **gateway_trace_variables(spec),
                 **{env: store.values[sid] for env, sid in trace_secrets.items()},
@@ -162,11 +178,21 @@ def build(spec: StackSpec, supplied: Mapping[str, pulumi.Output[str]]) -> StackO
         "bot",
         BotArgs(
             spec=spec,
-            gateway_key=store.values[MASTER_KEY_SECRET],
+            # the bot's own client key; the master key only for a catalog without a bot client (it then needs
+            # gateway.master_key_completions, which infra/checks/clients.py insists on)
+            gateway_key=store.values[
+                client_secrets[Client.key_env(BOT_CLIENT)]
+                if BOT_CLIENT in spec.catalog.clients
+                else MASTER_KEY_SECRET
+            ],
             bot_token=store.values[BOT_TOKEN_SECRET],
             webhook_secret=store.values[WEBHOOK_SECRET],
             alerts_secret=store.values[ALERTS_SECRET],
             database=database,
+            trace_variables={
+                **bot_trace_variables(spec),
+                **{env: store.values[sid] for env, sid in bot_trace_secrets(spec).items()},
+            },
             # the bot talks to the gateway from its first update: deploy it once the gateway serves
             deploy_after=(gateway.serving,),
             api_url=api_url,

@@ -85,7 +85,20 @@ def _bot_default_route(ctx: CheckContext) -> list[Finding]:
     spec = ctx.spec
     bot = spec.catalog.clients.get(BOT_CLIENT)
     route = spec.deploy.telegram.default_route
-    if bot is None or route in bot.routes:
+    if bot is None:
+        if spec.catalog.gateway.master_key_completions:
+            return []
+        return [
+            Finding(
+                Severity.ERROR,
+                "client-missing-bot",
+                spec.locate("clients"),
+                "the catalog declares no 'bot' client, so the bot would call with the master key, which the "
+                "gateway refuses for completions (gateway.master_key_completions is false)",
+                f"add clients.bot with the bot's routes, e.g. routes: [{route}]",
+            )
+        ]
+    if route in bot.routes:
         return []
     return [
         Finding(

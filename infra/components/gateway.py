@@ -59,6 +59,8 @@ class GatewayArgs:
     #: what the catalog's ``observability:`` section needs (infra/observability.py): the exporters' plain
     #: variables and their credentials (variable -> secret value), none when the section is absent
     trace_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: each client's key as the variable the rendered config names (``LLMSTACK_CLIENT_<NAME>_KEY`` -> secret)
+    client_keys: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def served_model_ids(spec: StackSpec) -> list[str]:
@@ -86,6 +88,7 @@ class Gateway(pulumi.ComponentResource):
             "BUDGET_ALERT_SECRET": args.alerts_secret,
             **args.provider_keys,
             **args.trace_variables,
+            **args.client_keys,
         }
         # the budget counter: references to the Redis service, resolved by Railway when the gateway deploys
         variables[REDIS_ENV["host"]] = Cache.host_reference

@@ -103,9 +103,21 @@ def test_no_provider_key_reaches_the_bot(stack_run: tuple[str, ProgramRun]) -> N
     assert not provider_values & set(bot.values())
     # what the bot does get: the gateway's private address and a key for it, its token, the database
     assert bot["GATEWAY_BASE_URL"] == "http://${{gateway.RAILWAY_PRIVATE_DOMAIN}}:4000"
-    assert bot["GATEWAY_API_KEY"] == gateway["LITELLM_MASTER_KEY"]
+    # its own client key, which the gateway also holds under the name its config reads; never the master key
+    assert bot["GATEWAY_API_KEY"] == gateway["LLMSTACK_CLIENT_BOT_KEY"]
+    assert gateway["LITELLM_MASTER_KEY"] not in bot.values()
+    assert gateway["LLMSTACK_CLIENT_TOOLS_KEY"] not in bot.values()
     assert bot["TELEGRAM_BOT_TOKEN"] == SUPPLIED["TELEGRAM-BOT-TOKEN"]
     assert bot["DATABASE_URL"] == "${{postgres.DATABASE_URL}}"
+
+
+def test_each_client_gets_a_generated_key_of_its_own(stack_run: tuple[str, ProgramRun]) -> None:
+    _, result = stack_run
+    gateway = unwrap(result.named("gateway-app-variables").inputs["variables"])
+    client_keys = {name: gateway[name] for name in ("LLMSTACK_CLIENT_BOT_KEY", "LLMSTACK_CLIENT_TOOLS_KEY")}
+    assert len(set(client_keys.values()) | {gateway["LITELLM_MASTER_KEY"]}) == 3
+    secret_ids = {unwrap(s.inputs["secretId"]) for s in result.of_type("gcp:secretmanager/secret:Secret")}
+    assert {"LLMSTACK-CLIENT-BOT-KEY", "LLMSTACK-CLIENT-TOOLS-KEY"} <= secret_ids
 
 
 def test_gateway_gets_the_rendered_config_and_its_keys(stack_run: tuple[str, ProgramRun]) -> None:
@@ -338,7 +350,7 @@ def test_findings_are_logged_at_their_own_severity(
     logged: dict[str, list[str]] = {"info": [], "warn": []}
     monkeypatch.setattr(pulumi.log, "info", lambda message, *a, **k: logged["info"].append(message))
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: logged["warn"].append(message))
-    ws.catalog.pop("clients", None)  # their daily shares would exceed the tiny cap below (an error)
+    ws.catalog["clients"]["tools"].pop("daily_usd")  # its share would exceed the tiny cap below (an error)
     ws.write()
     monkeypatch.chdir(ws.root)
     # a cap below one request's worst case: the budget-below-request warning (infra/checks/budget.py)

@@ -123,3 +123,13 @@ def test_the_catalog_flag_lets_the_master_key_ask_for_completions(ws: StackWorks
     assert result.spec is not None
     rendered = yaml.safe_load(render_gateway_config(result.spec))
     assert rendered["llmstack_clients"]["master_key_completions"] is True
+
+
+def test_no_bot_client_while_the_master_key_may_not_ask_for_completions(ws: StackWorkspace) -> None:
+    del ws.catalog["clients"]["bot"]
+    finding = one(ws.findings(), "client-missing-bot")
+    assert finding.location.field == "clients"
+    assert "the bot would call with the master key, which the gateway refuses" in finding.message
+    assert "add clients.bot" in finding.fix
+    ws.catalog["gateway"]["master_key_completions"] = True
+    assert not only(ws.findings(), "client-missing-bot")
