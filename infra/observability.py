@@ -79,3 +79,24 @@ def gateway_trace_secrets(spec: StackSpec) -> dict[str, str]:
         out[LANGFUSE_PUBLIC_KEY_ENV] = observability.langfuse.public_key_secret
         out[LANGFUSE_SECRET_KEY_ENV] = observability.langfuse.secret_key_secret
     return out
+
+
+def bot_trace_variables(spec: StackSpec) -> dict[str, str]:
+    """The bot's own spans (services/telegram-bot/llmstack_bot/tracing.py) go to the same OTLP collector, through
+    the OpenTelemetry SDK's variables. ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is used as given (the SDK appends no
+    path to it, unlike ``OTEL_EXPORTER_OTLP_ENDPOINT``), so it gets ``/v1/traces`` here as LiteLLM adds it."""
+    otlp = spec.catalog.observability.otlp
+    if otlp is None:
+        return {}
+    endpoint = otlp.endpoint.rstrip("/")
+    if not endpoint.endswith("/v1/traces"):
+        endpoint += "/v1/traces"
+    return {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTEL_SERVICE_NAME": "llmstack-bot"}
+
+
+def bot_trace_secrets(spec: StackSpec) -> dict[str, str]:
+    """Environment variable -> secret id for the bot's exporter: the same headers secret as the gateway's."""
+    otlp = spec.catalog.observability.otlp
+    if otlp is None or otlp.headers_secret is None:
+        return {}
+    return {"OTEL_EXPORTER_OTLP_HEADERS": otlp.headers_secret}

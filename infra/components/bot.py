@@ -7,7 +7,8 @@ Order: the bot deploys after the gateway serves (``deploy_after``), is checked o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -43,6 +44,8 @@ class BotArgs:
     #: deploy only once these exist or serve (the gateway's serving check)
     deploy_after: tuple[pulumi.Resource, ...] = ()
     api_url: str = DEFAULT_API_URL
+    #: the bot's own spans to the catalog's OTLP collector (infra/observability.py), none without one
+    trace_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class Bot(pulumi.ComponentResource):
@@ -72,6 +75,7 @@ class Bot(pulumi.ComponentResource):
             "ALLOWED_UPDATES": json.dumps(list(telegram.allowed_updates)),
             "BUDGET_TIMEZONE": spec.catalog.budget.timezone,
             "DATABASE_URL": Database.url_reference,
+            **args.trace_variables,
         }
         self.app = RailwayApp(
             f"{name}-app",

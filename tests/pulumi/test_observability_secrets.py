@@ -1,5 +1,6 @@
 """The catalog's observability section under Pulumi mocks: its credentials become Secret Manager secrets and the
-gateway's (secret) variables, like the provider keys; nothing of them reaches the config, the snapshot or the bot."""
+gateway's (secret) variables, like the provider keys; nothing of them reaches the config or the snapshot, and the
+bot gets only the OTLP collector's (for its own spans), never Langfuse's keys."""
 
 from __future__ import annotations
 
@@ -61,6 +62,15 @@ def test_the_gateway_gets_the_exporters_variables_and_the_bot_none(result: Progr
     assert '"otel", "langfuse_otel"' in config and "turn_off_message_logging: true" in config
     bot = unwrap(result.named("bot-app-variables").inputs["variables"])
     assert not {"OTEL_HEADERS", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"} & set(bot)
+    assert SUPPLIED["LANGFUSE-PUBLIC"] not in bot.values()
+
+
+def test_the_bot_exports_its_spans_to_the_same_collector(result: ProgramRun) -> None:
+    bot = unwrap(result.named("bot-app-variables").inputs["variables"])
+    # the SDK appends no path to the traces endpoint (OpenTelemetry SDK environment variables)
+    assert bot["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "https://otel.example.com:4318/v1/traces"
+    assert bot["OTEL_EXPORTER_OTLP_HEADERS"] == SUPPLIED["OTLP-HEADERS"]
+    assert bot["OTEL_SERVICE_NAME"] == "llmstack-bot"
 
 
 def test_no_trace_credential_in_the_snapshot_or_public_exports(result: ProgramRun) -> None:
