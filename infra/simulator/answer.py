@@ -89,18 +89,39 @@ def answer_for(
     generated: int = 0,
     tools: list[dict[str, Any]] | None = None,
     tool_choice: Any = None,
+    json_mode: bool = False,
 ) -> SimulatedAnswer:
     tokens_per_choice = min(DEFAULT_OUTPUT_TOKENS, max_tokens or DEFAULT_OUTPUT_TOKENS)
+    text = f"[{provider}/{model}] simulated answer"
     return SimulatedAnswer(
         provider=provider,
         model=model,
-        text=f"[{provider}/{model}] simulated answer",
+        # a JSON mode's text is one JSON object (see asks_for_json); usage is the same either way
+        text=json.dumps({"answer": text}) if json_mode else text,
         input_tokens=PROMPT_OVERHEAD_TOKENS + len(prompt) // 4,
         tokens_per_choice=max(1, tokens_per_choice),
         choices=max(1, choices),
         generated=generated,
         tool_call=_tool_call(tools, forced_tool_name(tool_choice)) if tools else None,
     )
+
+
+def asks_for_json(provider: str, payload: dict[str, Any]) -> bool:
+    """Whether the request turns on the provider's JSON mode, whose answer text is then a JSON object:
+    OpenAI chat ``response_format`` and Responses ``text.format`` of type ``json_object`` or ``json_schema``
+    (API reference: "ensures the message the model generates is valid JSON"); Anthropic structured outputs
+    ``output_format`` (or the newer ``output_config.format``) of type ``json_schema`` (docs, "Structured
+    outputs": the JSON is in the text block); Gemini ``generationConfig.responseMimeType`` ``application/json``
+    (LiteLLM writes it ``response_mime_type``; both spellings are accepted by the API)."""
+    if provider == "gemini":
+        config = payload.get("generationConfig") or payload.get("generation_config") or {}
+        mime = config.get("responseMimeType") or config.get("response_mime_type")
+        return mime == "application/json"
+    if provider == "anthropic":
+        output_format = payload.get("output_format") or (payload.get("output_config") or {}).get("format")
+        return isinstance(output_format, dict) and output_format.get("type") == "json_schema"
+    response_format = payload.get("response_format") or (payload.get("text") or {}).get("format")
+    return isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
 
 
 def forced_tool_name(tool_choice: Any) -> str | None:

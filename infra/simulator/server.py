@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infra.simulator import anthropic_wire, gemini_wire, openai_wire
-from infra.simulator.answer import SimulatedAnswer, answer_for, prompt_text
+from infra.simulator.answer import SimulatedAnswer, answer_for, asks_for_json, prompt_text
 from infra.simulator.faults import Behavior, Mode, failure_reply, mid_stream_error
 from infra.simulator.http_handler import handler_for
 from infra.simulator.loopback import serve
@@ -205,6 +205,7 @@ class ProviderSimulator:
                     generated=int(payload.get("best_of") or 0) if endpoint == "completions" else 0,
                     tools=payload.get("tools"),
                     tool_choice=_tool_choice(provider, payload),
+                    json_mode=asks_for_json(provider, payload),
                 )
                 entry.input_tokens, entry.output_tokens, entry.choices = (
                     answer.input_tokens,

@@ -21,6 +21,7 @@ from tests.integration.conftest import MASTER_KEY, stack_spec, start_gateway
 SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
 DROPPED = "x-llmstack-dropped-params"
 JSON_OBJECT = {"type": "json_object"}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object"}}}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,19 @@ def test_json_object_on_anthropic_answers_a_json_object(client: openai.OpenAI, m
     assert tool_calls is None  # the JSON tool is LiteLLM's own response-format tool, folded into the content
     assert isinstance(json.loads(content or ""), dict), content
     assert DROPPED not in headers  # nothing the client sent was dropped
+
+
+@pytest.mark.parametrize("response_format", [JSON_OBJECT, JSON_SCHEMA], ids=["json_object", "json_schema"])
+@pytest.mark.parametrize("model", ["claude-sonnet", "gpt-4o", "gemini-flash"])
+def test_every_group_that_claims_json_answers_json_for_both_formats(
+    client: openai.OpenAI, model: str, response_format: dict[str, object]
+) -> None:
+    """One group per wire format; the simulator answers prose unless the provider request turns JSON mode on."""
+    headers, content, tool_calls = ask(client, model, response_format=response_format)
+    assert headers["x-litellm-model-group"] == model
+    assert tool_calls is None
+    assert isinstance(json.loads(content or ""), dict), content
+    assert DROPPED not in headers
 
 
 def test_json_object_streamed_from_anthropic_is_a_json_object(client: openai.OpenAI) -> None:
