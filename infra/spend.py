@@ -100,6 +100,8 @@ def fetch_budget(gateway: Gateway, days: int = 7, timeout_s: float = 15.0) -> di
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """A bar ``width`` characters wide, filled to ``fraction`` (0..1, clipped) in eighths of a character."""
     eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    if fraction > 0 and eighths == 0:
+        eighths = 1  # a day that spent something never shows an empty bar
     full, rest = divmod(eighths, 8)
     text = "█" * full + (_EIGHTHS[rest] if rest else "")
     return text.ljust(width)

@@ -58,6 +58,7 @@ def test_bar_is_filled_to_the_fraction_in_eighths() -> None:
     assert bar(2.0, 10) == "█" * 10  # over the cap (a day before a lower cap): clipped to the cap's width
     assert bar(0.5, 10) == "█" * 5 + " " * 5
     assert bar(0.0125, 10) == "▏" + " " * 9  # one eighth of one character
+    assert bar(0.0001, 10) == "▏" + " " * 9  # spent something: never an empty bar
 
 
 def test_screen_shows_today_split_and_days_against_the_cap() -> None:
