@@ -1,5 +1,6 @@
 """HTTP: the Telegram webhook (secret header, size limit, Bot API validation, durable inbox), the gateway's
-budget alerts, and health; the worker pool runs beside it, feeding leased updates to aiogram's Dispatcher.
+budget alerts, the bot's own Prometheus metrics (for the alerts secret only), and health; the worker pool runs
+beside it, feeding leased updates to aiogram's Dispatcher.
 
 Status codes are chosen for Telegram, which redelivers anything not answered 2xx: 403 for a wrong secret, 413
 for a body over the limit, 400 for a body that is not JSON (not Telegram's), 200 for an update that can never be
@@ -21,15 +22,25 @@ from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.types import Update
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from llmstack_bot.context import BotContext, BotIdentity
 from llmstack_bot.db import Database, DatabaseUnavailable
+from llmstack_bot.delivery import ChatUnreachable, RetryLater
 from llmstack_bot.gateway import GatewayClient
+from llmstack_bot.metrics import (
+    CONTENT_TYPE,
+    BotMetrics,
+    Stopwatch,
+    TelegramCallMetrics,
+    scrape_allowed,
+    webhook_outcome,
+)
 from llmstack_bot.repositories import ClaimedUpdate
 from llmstack_bot.routers import build_dispatcher
 from llmstack_bot.settings import Settings
 from llmstack_bot.telegram import COMMANDS, make_bot
+from llmstack_bot.tracing import BotTracing, TelegramCallSpans
 from llmstack_bot.updates import NotJson, judge
 from llmstack_bot.worker import InboxWorker
 
@@ -94,18 +105,37 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         request_timeout_s=settings.db_request_timeout_s,
     )
     bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
+    # the bot's own metrics and spans (issue 12): every Bot API call counted and traced
+    metrics, tracing = BotMetrics(), BotTracing()
+    bot.session.middleware(TelegramCallMetrics(metrics))
+    bot.session.middleware(TelegramCallSpans(tracing))
     gateway = GatewayClient(
         settings.gateway_base_url,
         settings.gateway_api_key,
         attempts=settings.gateway_attempts,
         timeout_s=settings.gateway_timeout_s,
+        tracing=tracing,
+        metrics=metrics,
     )
     ctx = BotContext(settings, db, gateway, BotIdentity(bot.id, settings.telegram_bot_username))
     dispatcher = build_dispatcher(ctx)
 
     async def process(item: ClaimedUpdate) -> None:
-        update = Update.model_validate(item.payload, context={"bot": bot})
-        await dispatcher.feed_update(bot, update)
+        watch, outcome = Stopwatch(), "error"
+        try:
+            with tracing.turn(item.update_id, item.attempts):
+                update = Update.model_validate(item.payload, context={"bot": bot})
+                await dispatcher.feed_update(bot, update)
+            outcome = "done"
+        except ChatUnreachable:
+            outcome = "unreachable"
+            raise
+        except RetryLater:
+            outcome = "retry"
+            raise
+        finally:
+            metrics.turns.labels(outcome).inc()
+            metrics.reply_latency.labels(outcome).observe(watch.seconds())
 
     worker = InboxWorker(
         db,
@@ -134,13 +164,21 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         await asyncio.gather(*background, return_exceptions=True)
         await gateway.close()
         await bot.session.close()
+        tracing.shutdown()  # flushes the last spans
         db.close()
 
     app = FastAPI(title="llm-stack telegram bot", lifespan=lifespan)
     app.state.ctx, app.state.inbox, app.state.worker, app.state.db = ctx, ctx.inbox, worker, db
+    app.state.metrics, app.state.tracing = metrics, tracing
 
     @app.post(WEBHOOK_PATH)
     async def webhook(request: Request) -> JSONResponse:
+        with tracing.webhook():
+            response = await handle_update(request)
+        metrics.updates.labels(webhook_outcome(response.status_code, bytes(response.body))).inc()
+        return response
+
+    async def handle_update(request: Request) -> JSONResponse:
         if not _same(request.headers.get(SECRET_HEADER), settings.telegram_webhook_secret):
             return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         try:
@@ -167,6 +205,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
                 {"ok": False, "error": "storage unavailable", "reason": str(exc)}, status_code=503
             )
         if new:
+            tracing.remember_current(judged.update_id)  # its turn continues this trace
             worker.notify()
         return JSONResponse({"ok": True, "duplicate": not new})
 
@@ -197,6 +236,17 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             return JSONResponse({"ok": True, "forwarded": False}, status_code=202)
         await bot.send_message(settings.admin_chat_id, alert_text(alert), parse_mode=ParseMode.HTML)
         return JSONResponse({"ok": True, "forwarded": True})
+
+    @app.get("/metrics")
+    async def prometheus_metrics(request: Request) -> Response:
+        # the public domain serves this path too: only a scraper holding the alerts secret reads it
+        if not scrape_allowed(request.headers.get("authorization"), settings.alerts_secret):
+            return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
+        try:
+            metrics.set_queue(await db.run(ctx.inbox.counts), len(worker.in_flight))
+        except DatabaseUnavailable:  # the queue depth keeps its last value; /health says why
+            metrics.in_flight.set(len(worker.in_flight))
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     @app.get("/health")
     async def health() -> JSONResponse:

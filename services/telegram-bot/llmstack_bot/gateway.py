@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import openai
+
+from llmstack_bot.metrics import BotMetrics, Stopwatch
+from llmstack_bot.tracing import BotTracing
 
 
 class BudgetExhausted(Exception):  # noqa: N818 (a state the user is told about, not a bug)
@@ -34,14 +38,38 @@ class GatewayClient:
         attempts: int = 3,
         timeout_s: float = 120,
         backoff_s: float = 1.0,
+        tracing: BotTracing | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self._client = openai.AsyncOpenAI(
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key or "none", max_retries=0, timeout=timeout_s
         )
         self._attempts = attempts
         self._backoff_s = backoff_s
+        self._tracing = tracing
+        self._metrics = metrics
 
     async def complete(self, route: str, messages: list[dict[str, Any]], user: str | None = None) -> Answer:
+        """One chat completion, retried; a client span whose W3C traceparent the gateway continues."""
+        watch, outcome = Stopwatch(), "unavailable"
+        span: AbstractContextManager[dict[str, str]] = (
+            self._tracing.gateway_call(route) if self._tracing else nullcontext({})
+        )
+        try:
+            with span as headers:
+                answer = await self._complete(route, messages, user, headers)
+            outcome = "ok"
+            return answer
+        except BudgetExhausted:
+            outcome = "budget"
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.gateway_latency.labels(outcome).observe(watch.seconds())
+
+    async def _complete(
+        self, route: str, messages: list[dict[str, Any]], user: str | None, headers: dict[str, str]
+    ) -> Answer:
         last: Exception | None = None
         for attempt in range(self._attempts):
             try:
@@ -51,6 +79,7 @@ class GatewayClient:
                     messages=messages,
                     # the end user, for the gateway's logs and abuse tracking
                     **({"user": user} if user else {}),
+                    extra_headers=headers or None,
                 )
                 completion = raw.parse()
                 cost = raw.headers.get("x-litellm-response-cost")

@@ -9,6 +9,7 @@ for the bot, so a scraper configured for the gateway's ``/metrics`` needs nothin
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -88,6 +89,25 @@ class BotMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+#: the webhook's answers (app.py) by status code; a 200 says in its body what happened to the update
+_WEBHOOK_STATUS = {403: "forbidden", 413: "too_large", 400: "malformed", 503: "unavailable"}
+
+
+def webhook_outcome(status: int, body: bytes) -> str:
+    """What the webhook did with one delivery, from its answer: a small fixed label set."""
+    if status != 200:
+        return _WEBHOOK_STATUS.get(status, "other")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "other"
+    if "rejected" in answer:
+        return "rejected"
+    if "ignored" in answer:
+        return "ignored"
+    return "duplicate" if answer.get("duplicate") else "accepted"
 
 
 def scrape_allowed(authorization: str | None, secret: str) -> bool:

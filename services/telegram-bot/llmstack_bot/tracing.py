@@ -80,6 +80,9 @@ class BotTracing:
         while len(self._webhooks) > MAX_REMEMBERED:
             self._webhooks.popitem(last=False)
 
+    def remember_current(self, update_id: int) -> None:
+        self.remember(update_id, trace.get_current_span())
+
     @contextmanager
     def turn(self, update_id: int, attempt: int) -> Iterator[Span]:
         parent = self._webhooks.pop(update_id, None)

@@ -6,7 +6,7 @@ from aiogram import Dispatcher
 
 from llmstack_bot.context import BotContext
 from llmstack_bot.middlewares import AccessMiddleware, ContextMiddleware
-from llmstack_bot.routers import attachments, buttons, commands, membership, questions
+from llmstack_bot.routers import attachments, buttons, commands, membership, questions, spend
 
 
 def build_dispatcher(ctx: BotContext) -> Dispatcher:
@@ -15,6 +15,7 @@ def build_dispatcher(ctx: BotContext) -> Dispatcher:
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.callback_query.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
+        spend.make_router(),
         commands.make_router(),
         buttons.make_router(),
         questions.make_router(),
