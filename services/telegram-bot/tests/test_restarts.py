@@ -1,13 +1,19 @@
 """Redeploys and crashes of the real process (``python -m llmstack_bot.app``) in the middle of a multi-part
 answer: SIGTERM hands the turn back within the stop timeout, SIGKILL leaves a lease that expires in seconds, and
 the next process resumes at the first part not delivered. The model is asked once; a part is repeated at most
-once per interruption (the documented window: Telegram accepted it, the record was not written yet)."""
+once per interruption (the documented window: Telegram accepted it, the record was not written yet).
+
+These run on Postgres only, the database Railway gives the bot: restarts and overlapping processes are a
+deployment's concern (SQLite is the local single-process store), and the turn/lease logic they exercise is the
+same code tested on both databases in test_bot.py and test_turns.py (a crash before processing, a retry)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from bot_harness import bot_settings, message, start_bot, wait_for
@@ -22,6 +28,8 @@ from tests.fakes.gateway_api import FakeGateway
 #: a question the fake gateway echoes back: an answer of several distinct parts
 QUESTION = "\n\n".join(f"Paragraph {i:03d}: " + "the quick brown fox jumps. " * 12 for i in range(90))
 STOP_TIMEOUT_S = 2.0
+#: the database_url fixture narrowed to Postgres (see the module docstring)
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -38,6 +46,7 @@ def without_one_repeat_per_interruption(delivered: list[str], parts: list[str], 
     return deduplicated == parts and len(delivered) - len(parts) <= interruptions
 
 
+@ON_POSTGRES
 def test_sigterm_then_sigkill_mid_answer_then_restart_answers_once(
     database_url: str, telegram: FakeTelegram, gateway: FakeGateway, processes: list[BotProcess]
 ) -> None:
@@ -96,3 +105,44 @@ def test_sigterm_then_sigkill_mid_answer_then_restart_answers_once(
     assert [m["role"] for m in history] == ["user", "assistant"]
     third.stop()
     engine.dispose()
+
+
+@ON_POSTGRES
+def test_two_processes_on_one_database_answer_each_turn_once(
+    database_url: str, telegram: FakeTelegram, gateway: FakeGateway
+) -> None:
+    """A deploy overlaps the old and the new process (Railway starts the new one before stopping the old): both
+    take webhooks and lease from one inbox. Each update is answered once, one turn at a time per chat."""
+    gateway.delay_s = 0.05  # turns overlap, so two processes leasing one chat's updates would be seen
+    users = [1001, 1002, *range(3000, 3004)]
+    # 3 slots each for 6 chats: neither process can hold every chat, so both lease from the start
+    settings = bot_settings(database_url, telegram, gateway.url, worker_concurrency=3)
+    settings.allowed_user_ids.extend(users[2:])
+    bots = [start_bot(settings), start_bot(settings)]
+    served: list[list[int]] = [[], []]
+    for bot, mine in zip(bots, served, strict=True):
+        # which process ran each turn: the worker's process callback, wrapped (test-side bookkeeping only)
+        worker, original = bot.app.state.worker, bot.app.state.worker._process
+
+        async def counted(item: Any, original: Any = original, mine: list[int] = mine) -> None:
+            mine.append(item.update_id)
+            await original(item)
+
+        worker._process = counted
+    try:
+        updates = [message(500 + i, users[i % 6], f"question {i}") for i in range(36)]
+        # every update reaches both processes, as when Telegram redelivers after a timeout during a deploy
+        posts = [(bot, u) for u in updates for bot in bots]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda p: p[0].post(p[1]).status_code, posts))
+        assert set(statuses) == {200}
+        wait_for(lambda: bots[0].app.state.inbox.counts() == {"done": 36}, timeout=60)
+        answered = sorted(m["text"] for m in telegram.sent())
+        assert answered == sorted(f"echo: question {i}" for i in range(36))
+        assert len(gateway.requests) == 36, "a turn asked the model twice"
+        assert set(gateway.max_in_flight.values()) == {1}, "two turns of one chat ran at once"
+        assert sorted(served[0] + served[1]) == [u["update_id"] for u in updates], "a turn ran twice"
+        assert served[0] and served[1], f"one process served everything: {served}"
+    finally:
+        for bot in bots:
+            bot.stop()
