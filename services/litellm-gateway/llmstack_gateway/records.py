@@ -84,6 +84,8 @@ class Tracked:
     held_nano: int = 0
     input_bound: int = 0
     attempts: list[Attempt] = field(default_factory=list)
+    #: when our pre-call hook saw it: the latency's start when LiteLLM's logging object has none (a failure)
+    started: float | None = None
 
 
 def attempt_outcome(status: int | None, exception: BaseException | None) -> str:
@@ -195,6 +197,7 @@ class RequestRecords(CustomLogger):
         if hold is not None:
             tracked = self._track(str(call_id))
             tracked.day, tracked.held_nano, tracked.input_bound = hold.day, hold.amount, hold.input_bound
+            tracked.started = time.time()
         return data
 
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
@@ -345,7 +348,7 @@ class RequestRecords(CustomLogger):
             outcome = "error"
         else:
             outcome = "fallback" if failed else "ok"
-        started = _start(logging_obj)
+        started = _start(logging_obj) or tracked.started
         streamed = data.get("stream") is True
         record: dict[str, Any] = {
             "event": "llmstack.request",

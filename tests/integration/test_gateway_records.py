@@ -1,0 +1,294 @@
+"""What the gateway spends and does, through the real proxy (two workers, the counter in the machine's Redis)
+against the provider simulator: a JSON record per request, ``GET /budget``, ``GET /metrics`` and `llmstack spend`."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from infra.cli import main as llmstack
+from infra.localgateway import LocalGateway
+from infra.simulator import ProviderSimulator
+from tests.integration.conftest import (
+    MASTER_KEY,
+    REDIS,
+    RedisBudget,
+    chat,
+    error_message,
+    needs_redis,
+    stack_spec,
+    start_gateway,
+)
+
+pytestmark = needs_redis
+
+DAY, YESTERDAY = "2026-12-01", "2026-11-30"
+SPEC = stack_spec(
+    "dev",
+    gateway={"workers": 2, "shared_state": "redis"},
+    budget={"daily_usd": 5, "timezone": "Europe/Berlin"},
+)
+RECORDS = '"llmstack_gateway.records.request_records"'
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+
+
+class Gateway:
+    """The running gateway, its log (where the records are) and its counter."""
+
+    def __init__(self, gateway: LocalGateway, budget: RedisBudget, clock: Path) -> None:
+        self.gateway, self.budget, self.clock = gateway, budget, clock
+        self.url = gateway.url
+
+    def records(self) -> list[dict[str, Any]]:
+        lines = self.gateway.log_tail(100_000).splitlines()
+        return [json.loads(line) for line in lines if line.startswith('{"event":"llmstack.request"')]
+
+    def record(self, request_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [r for r in self.records() if r["request_id"] == request_id]
+            if found:
+                assert len(found) == 1, found
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no record for {request_id}:\n{self.gateway.log_tail(30)}")
+
+    def last_record(self, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            found = [r for r in self.records() if all(r.get(k) == v for k, v in match.items())]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no record matching {match}:\n{self.gateway.log_tail(30)}")
+
+
+@pytest.fixture(scope="module")
+def running(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    prefix = f"llmstack-test-{uuid.uuid4().hex[:12]}"
+    clock = tmp_path_factory.mktemp("clock") / "now"
+    clock.write_text(f"{YESTERDAY}T12:00:00+01:00")
+    gateway = start_gateway(
+        SPEC,
+        simulator,
+        workers=2,
+        env={
+            "REDIS_HOST": REDIS["host"],
+            "REDIS_PORT": str(REDIS["port"]),
+            "BUDGET_KEY_PREFIX": prefix,
+            "LLMSTACK_BUDGET_CLOCK_FILE": str(clock),
+        },
+    )
+    assert RECORDS in gateway.config_text, "llmstack render no longer registers the records callback"
+    gateway.startup_timeout_s = 300  # two workers importing LiteLLM on a busy 2-core box (measured: 210 s)
+    budget = RedisBudget(prefix)
+    try:
+        with gateway.running():
+            yield Gateway(gateway, budget, clock)
+    finally:
+        budget.forget()
+
+
+@pytest.fixture(autouse=True)
+def healthy(simulator: ProviderSimulator) -> None:
+    simulator.reset()
+
+
+def nano(usd: float) -> int:
+    return round(usd * 1e9)
+
+
+def test_records_budget_metrics_and_spend(
+    running: Gateway, simulator: ProviderSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # yesterday: one request, so the history has two days
+    assert chat(running.gateway, "gemini-flash", max_tokens=8).status_code == 200
+    running.clock.write_text(f"{DAY}T12:00:00+01:00")
+    spent_before = running.budget.spent_nano(DAY)
+    assert spent_before == 0
+
+    # a normal request, through a route: the record names the route, its group and what served, and the cost
+    # equals LiteLLM's x-litellm-response-cost
+    normal = chat(running.gateway, "balanced", max_tokens=16)
+    assert normal.status_code == 200, normal.text
+    record = running.record(normal.headers["x-litellm-call-id"])
+    assert record["endpoint"] == "/v1/chat/completions" and record["streamed"] is False
+    assert (record["asked"], record["group"]) == ("balanced", "claude-sonnet")
+    assert (record["deployment"], record["provider"], record["outcome"]) == (
+        "dev-claude-sonnet",
+        "anthropic",
+        "ok",
+    )
+    assert record["attempts"] == [
+        {
+            "group": "claude-sonnet",
+            "deployment": "dev-claude-sonnet",
+            "provider": "anthropic",
+            "outcome": "ok",
+            "status": 200,
+        }
+    ]
+    assert record["input_tokens"] > 0 and record["output_tokens"] > 0 and record["latency_s"] > 0
+    assert nano(record["cost_usd"]) == nano(float(normal.headers["x-litellm-response-cost"])) > 0
+    assert nano(record["budget"]["spent_usd"]) == running.budget.spent_nano(DAY) == nano(record["cost_usd"])
+    assert record["budget"]["cap_usd"] == 5
+    text = json.dumps(record)
+    assert MASTER_KEY not in text and '"hi"' not in text and "messages" not in text  # no key, no prompt
+
+    # a fallback: the primary's 500 is an attempt, the fallback served and its cost is the record's
+    simulator.set("anthropic", "500")
+    fallback = chat(running.gateway, "claude-sonnet", max_tokens=16)
+    assert fallback.status_code == 200, fallback.text
+    record = running.record(fallback.headers["x-litellm-call-id"])
+    assert record["outcome"] == "fallback"
+    assert [(a["deployment"], a["outcome"]) for a in record["attempts"]] == [
+        ("dev-claude-sonnet", "5xx"),
+        ("dev-gemini-pro", "ok"),
+    ]
+    assert (record["deployment"], record["provider"]) == ("dev-gemini-pro", "gemini")
+    assert nano(record["cost_usd"]) == nano(float(fallback.headers["x-litellm-response-cost"])) > 0
+    simulator.reset()
+
+    # a streamed request: time to first token, and the cost the counter settled
+    before = running.budget.spent_nano(DAY)
+    payload = {"model": "gemini-flash", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.stream(
+        "POST", f"{running.url}/v1/chat/completions", json=payload, headers=AUTH, timeout=60
+    ) as r:
+        assert r.status_code == 200
+        streamed_id = r.headers["x-litellm-call-id"]
+        r.read()
+    record = running.record(streamed_id)
+    assert record["streamed"] is True and record["outcome"] == "ok"
+    assert 0 < record["ttft_s"] <= record["latency_s"]
+    assert running.budget.wait_until_no_hold(DAY) == 0
+    assert nano(record["cost_usd"]) == running.budget.spent_nano(DAY) - before > 0
+
+    # refused by the budget: the reason, nothing spent
+    before = running.budget.spent_nano(DAY)
+    refused = chat(running.gateway, "claude-sonnet", max_tokens=8192, n=1000)
+    assert refused.status_code == 429, refused.text
+    record = running.last_record(outcome="refused")
+    assert record["refusal"] == "daily_budget_exhausted" and record["status"] == 429
+    assert record["cost_usd"] == 0 and running.budget.spent_nano(DAY) == before
+
+    # failed everywhere: every attempt's outcome, the hold released, nothing spent
+    for provider in ("anthropic", "gemini"):
+        simulator.set(provider, "503")
+    failed = chat(running.gateway, "gemini-flash", max_tokens=8)
+    assert failed.status_code >= 500, failed.text
+    record = running.last_record(outcome="error", group="gemini-flash")
+    assert record["status"] >= 500 and record["cost_usd"] == 0 and record["latency_s"] > 0
+    assert {a["outcome"] for a in record["attempts"]} == {"5xx"}, record["attempts"]
+    assert running.budget.spent_nano(DAY) == before
+    simulator.reset()
+
+    # more load, so both workers serve (each writes its own records and metrics)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(
+            pool.map(lambda _: chat(running.gateway, "gemini-flash", max_tokens=8).status_code, range(24))
+        )
+    assert statuses == [200] * 24
+    time.sleep(0.3)
+    records = running.records()
+    today = [r for r in records if r["budget"]["day"] == DAY]
+    assert len({r["worker"] for r in records}) == 2, "one worker served everything: the test proves nothing"
+
+    # every settled nano-dollar of the day is in exactly one record
+    assert running.budget.wait_until_no_hold(DAY) == 0
+    assert sum(nano(r["cost_usd"]) for r in today) == running.budget.spent_nano(DAY)
+
+    # GET /budget: the counter's figures, split by group and provider, and the history
+    assert httpx.get(f"{running.url}/budget", timeout=10).status_code == 401
+    wrong = httpx.get(f"{running.url}/budget", headers={"Authorization": "Bearer sk-wrong"}, timeout=10)
+    assert wrong.status_code == 401, wrong.text
+    report = httpx.get(f"{running.url}/budget", params={"days": 3}, headers=AUTH, timeout=10).json()
+    assert nano(report["spent_usd"]) == running.budget.spent_nano(DAY)
+    assert report["held_usd"] == 0 and report["cap_usd"] == 5
+    assert (report["day"], report["timezone"], report["resets_at"]) == (
+        DAY,
+        "Europe/Berlin",
+        "2026-12-02T00:00:00+01:00",
+    )
+    assert sum(nano(v) for v in report["by_group"].values()) == nano(report["spent_usd"])
+    assert sum(nano(v) for v in report["by_provider"].values()) == nano(report["spent_usd"])
+    by_group: dict[str, int] = {}
+    for r in today:
+        by_group[r["group"]] = by_group.get(r["group"], 0) + nano(r["cost_usd"])
+    assert {g: nano(v) for g, v in report["by_group"].items()} == {g: v for g, v in by_group.items() if v}
+    assert set(report["by_provider"]) == {"anthropic", "gemini"}
+    assert [d["day"] for d in report["history"]] == [DAY, YESTERDAY, "2026-11-29"]
+    assert report["history"][1]["requests"] == 1 and report["history"][1]["spent_usd"] > 0
+    assert report["history"][2] == {
+        "day": "2026-11-29",
+        "spent_usd": 0.0,
+        "requests": 0,
+        "by_group": {},
+        "by_provider": {},
+        "by_client": {},
+    }
+
+    # GET /metrics from either worker: both workers' series, summed
+    assert httpx.get(f"{running.url}/metrics", timeout=10).status_code == 401
+    scraped = httpx.get(f"{running.url}/metrics", headers=AUTH, timeout=10)
+    assert scraped.status_code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
+
+    def total(name: str, **labels: str) -> float:
+        return sum(
+            v
+            for (n, ls), v in samples.items()
+            if n == name and all(dict(ls).get(k) == x for k, x in labels.items())
+        )
+
+    assert total("llmstack_gateway_requests_total") == len(records)
+    assert total("llmstack_gateway_requests_total", outcome="fallback") == 1
+    assert total("llmstack_gateway_requests_total", outcome="refused") == 1
+    assert total("llmstack_gateway_fallbacks_total", group="claude-sonnet", provider="gemini") == 1
+    assert total("llmstack_gateway_errors_total", outcome="5xx") >= 3
+    # a refusal never started: the only record without a latency
+    timed = [r for r in records if r["latency_s"] is not None]
+    assert [r["outcome"] for r in records if r["latency_s"] is None] == ["refused"]
+    assert total("llmstack_gateway_request_seconds_count") == len(timed)
+    assert total("llmstack_gateway_time_to_first_token_seconds_count") == 1
+    assert nano(total("llmstack_gateway_cost_usd_total")) == pytest.approx(
+        sum(nano(r["cost_usd"]) for r in records), abs=10
+    )
+    assert nano(total("llmstack_budget_spent_usd")) == running.budget.spent_nano(DAY)
+    assert total("llmstack_budget_cap_usd") == 5 and total("llmstack_budget_counter_up") == 1
+
+    # llmstack spend against the running gateway: the same numbers, as a screen and as JSON
+    assert (
+        llmstack(["spend", "--stack", "dev", "--url", running.url, "--key", MASTER_KEY, "--days", "3"]) == 0
+    )
+    screen = capsys.readouterr().out
+    assert f"stack dev: budget day {DAY} (Europe/Berlin)" in screen
+    assert f"spent ${report['spent_usd']:,.6f} of $5" in screen
+    assert "claude-sonnet" in screen and "gemini" in screen and YESTERDAY in screen
+    assert (
+        llmstack(["spend", "--stack", "dev", "--url", running.url, "--key", MASTER_KEY, "--format", "json"])
+        == 0
+    )
+    assert nano(json.loads(capsys.readouterr().out)["spent_usd"]) == running.budget.spent_nano(DAY)
+    assert llmstack(["spend", "--stack", "dev", "--url", running.url, "--key", "sk-wrong"]) == 1
+    assert "refused the key (401)" in capsys.readouterr().err
+
+
+def test_refusal_message_is_unchanged_by_the_records(running: Gateway) -> None:
+    """The records callback runs after the budget's refusal and must not swallow or rewrite it."""
+    refused = chat(running.gateway, "claude-sonnet", max_tokens=8192, n=1000)
+    assert refused.status_code == 429
+    assert "cannot cover this request" in error_message(refused)
