@@ -46,6 +46,8 @@ def kind_of(method: str, path: str) -> str | None:
     path = path.rstrip("/") or "/"
     if method == "POST" and path in COMPLETION_PATHS:
         return "client"
+    if method == "HEAD" and path in HEALTH_PATHS:
+        return "public"  # HEAD reads what GET reads: load balancers probe with it
     if method != "GET":
         return None
     if path in MODELS_PATHS:
