@@ -197,35 +197,52 @@ def test_a_provider_error_releases_the_hold(
     assert budget.spent_nano(DAY) == before
 
 
+#: (path, group, its provider, what marks a text delta in that API's stream, the output limit's name)
+HANG_UPS = [
+    ("chat/completions", "gpt-4o", "openai", '"content"', "max_tokens"),
+    ("messages", "claude-sonnet", "anthropic", '"text_delta"', "max_tokens"),
+    ("responses", "gemini-flash", "gemini", '"response.output_text.delta"', "max_output_tokens"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "group", "provider", "marker", "limit"), HANG_UPS, ids=["chat", "messages", "responses"]
+)
 def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
+    path: str,
+    group: str,
+    provider: str,
+    marker: str,
+    limit: str,
     gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
     simulator: ProviderSimulator,
     budget: RedisBudget,
 ) -> None:
     running, prices = gateway
     simulator.reset()
-    simulator.set("openai", Behavior(chunk_delay_ms=40))
+    simulator.set(provider, Behavior(chunk_delay_ms=150))  # 16 deltas take 2.4 s: the hang-up lands mid-way
     before = budget.spent_nano(DAY)
-    body = {
-        "model": "gpt-4o",
-        "messages": [{"role": "user", "content": PROMPT}],
-        "stream": True,
-        "max_tokens": 16,
-    }
+    content = (
+        {"input": PROMPT} if path == "responses" else {"messages": [{"role": "user", "content": PROMPT}]}
+    )
+    body = {"model": group, **content, "stream": True, limit: 16}
     received = 0
     with httpx.stream(
         "POST",
-        f"{running.url}/v1/chat/completions",
+        f"{running.url}/v1/{path}",
         json=body,
         headers={"Authorization": f"Bearer {MASTER_KEY}"},
+        timeout=30,
     ) as response:
         for line in response.iter_lines():
-            if line.startswith("data: {") and '"content"' in line:
+            if line.startswith("data: {") and marker in line:
                 received += 1
                 if received == 3:
                     break
     assert budget.wait_until_no_hold(DAY) == 0
-    (request,) = simulator.requests()
+    requests = simulator.requests()
+    assert len(requests) == 1, requests
+    (request,) = requests
     price_in, price_out = prices[request.model]
     spent = budget.spent_nano(DAY) - before
     # never less than what reached the client, and well below the whole answer's worst case
