@@ -73,6 +73,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="per phase (each gateway runs two phases)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="a tiny run that proves the script works")
+    parser.add_argument(
+        "--exporters",
+        choices=("both", "otlp", "langfuse"),
+        default="both",
+        help="which of the section's exporters",
+    )
     args = parser.parse_args()
     warmup = 10
     if args.smoke:
@@ -90,15 +96,16 @@ def main() -> None:
         sim = stack.enter_context(ProviderSimulator().running())
         collector = stack.enter_context(OtlpCollector().running())
         langfuse = stack.enter_context(LangfuseApi().running())
+        exporters = {
+            "otlp": {"endpoint": collector.base_url, "headers_secret": "OTLP-HEADERS"},
+            "langfuse": {
+                "host": langfuse.host,
+                "public_key_secret": "LF-PUBLIC",
+                "secret_key_secret": "LF-SECRET",
+            },
+        }
         section = Observability.model_validate(
-            {
-                "otlp": {"endpoint": collector.base_url, "headers_secret": "OTLP-HEADERS"},
-                "langfuse": {
-                    "host": langfuse.host,
-                    "public_key_secret": "LF-PUBLIC",
-                    "secret_key_secret": "LF-SECRET",
-                },
-            }
+            {name: value for name, value in exporters.items() if args.exporters in ("both", name)}
         )
         traced_spec = dataclasses.replace(
             plain, catalog=plain.catalog.model_copy(update={"observability": section})
@@ -123,7 +130,8 @@ def main() -> None:
         with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
             for gateway in (traced, bare):
                 load(client, gateway.url, key, warmup, 1)
-            if not collector.wait_for(lambda s: s.name == "litellm_request", timeout_s=15):
+            receiver = langfuse if args.exporters == "langfuse" else collector
+            if not receiver.wait_for(lambda s: s.name == "litellm_request", timeout_s=15):
                 raise SystemExit(f"the traced gateway exports nothing:\n{traced.log_tail()}")
             for delay, tag in ((0.0, "loopback"), (200.0, "200 ms providers")):
                 sim.reset()
@@ -140,13 +148,13 @@ def main() -> None:
                 p99 = percentile(latencies["traced"], 0.99) / percentile(latencies["untraced"], 0.99)
                 figures.append(
                     (
-                        f"otel + langfuse on / off, {tag}",
+                        f"traces ({args.exporters}) on / off, {tag}",
                         f"throughput {throughput:4.2f}x   p50 {p50:4.2f}x   p99 {p99:4.2f}x",
                     )
                 )
         sent = warmup + 2 * 2 * args.requests  # the traced gateway's requests: warm-up, 2 settings x 2 phases
         deadline = time.monotonic() + 8  # the SDK exports in batches every 5 s
-        while (exported := sum(s.name == "litellm_request" for s in collector.spans)) < sent:
+        while (exported := sum(s.name == "litellm_request" for s in receiver.spans)) < sent:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
