@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -118,3 +119,39 @@ def test_a_rotated_key_stops_working_after_the_restart(simulator: ProviderSimula
         assert chat(restarted, "simple", key=KEYS["bot"]).status_code == 401
         assert chat(restarted, "simple", key=rotated["bot"], max_tokens=8).status_code == 200
         assert chat(restarted, "simple", key=KEYS["tools"], max_tokens=8).status_code == 200
+
+
+def test_a_client_at_its_share_gets_429_while_the_other_goes_on(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    """tools' $1 share against bot (no share) under one concurrent load: every request reserves its worst case
+    ($0.12: 8192 output tokens at the chain's highest price), so about 8 tools requests fit while they are held."""
+    share = SPEC.catalog.clients["tools"].daily_usd
+    assert share == 1.0
+    simulator.healthy_delay_ms = 1500  # requests overlap, so the holds race for the share for real
+    try:
+        jobs = [("tools", KEYS["tools"]), ("bot", KEYS["bot"])] * 16
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            answers = list(
+                pool.map(lambda job: (job[0], chat(gateway, "simple", key=job[1], max_tokens=8192)), jobs)
+            )
+    finally:
+        simulator.healthy_delay_ms = 0
+    tools = [r for name, r in answers if name == "tools"]
+    bot = [r for name, r in answers if name == "bot"]
+    assert all(r.status_code == 200 for r in bot), [r.text for r in bot if r.status_code != 200]
+    refused = [r for r in tools if r.status_code == 429]
+    served = [r for r in tools if r.status_code == 200]
+    assert refused and served, [r.status_code for r in tools]
+    # a refusal is the share's arithmetic: what tools spent and held, plus this request, would pass $1
+    for response in refused:
+        figures = response.json()["error"]["provider_specific_fields"]
+        assert figures["client"] == "tools" and figures["share_usd"] == share
+        assert figures["spent_usd"] + figures["held_usd"] + figures["request_usd"] > share
+        assert figures["spent_usd"] + figures["held_usd"] <= share
+    assert sum(float(r.headers["x-litellm-response-cost"]) for r in served) <= share
+    message = error_message(refused[0])
+    assert "client tools's share of $1 is spent for today" in message, message
+    assert "held by its requests in flight" in message
+    # the provider saw exactly the admitted requests
+    assert len(simulator.requests()) == len(served) + len(bot)

@@ -121,6 +121,8 @@ def test_client_share_is_in_nano_usd(monkeypatch: pytest.MonkeyPatch) -> None:
         ("POST", "/messages", "client"),
         ("GET", "/v1/models", "client"),
         ("GET", "/health/readiness", "public"),
+        ("HEAD", "/health/liveliness", "public"),
+        ("HEAD", "/v1/models", None),
         ("GET", "/budget", "operator"),
         ("GET", "/health", None),
         ("GET", "/", None),
