@@ -219,7 +219,9 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         else:
             kept = True  # nothing to keep by id: log it (once: answered 200, Telegram does not redeliver)
         if kept:
-            log.warning("update %s rejected, never processable: %s", update_id, problem)
+            # "update None" told an operator nothing: the problem itself names the bad update_id value
+            shown = update_id if update_id is not None else "without an integer update_id"
+            log.warning("update %s rejected, never processable: %s", shown, problem)
         return JSONResponse({"ok": True, "rejected": problem})
 
     @app.post("/alerts")

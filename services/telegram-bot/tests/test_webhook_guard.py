@@ -43,6 +43,13 @@ def test_no_real_update_shape_gets_a_5xx_and_the_unprocessable_ones_are_kept_for
         logged = [r for r in caplog.records if r.getMessage().startswith(f"update {update_id} rejected")]
         assert len(logged) == 1
     assert post_raw(bot, raw("update_id_true")).json()["rejected"] == "update_id must be an integer, not true"
+    # without an integer id the log line names the value, never "update None" (nothing an operator can find)
+    messages = [r.getMessage() for r in caplog.records if "rejected, never processable" in r.getMessage()]
+    assert (
+        "update without an integer update_id rejected, never processable: update_id must be an integer, "
+        "not true" in messages
+    )
+    assert not [m for m in messages if m.startswith("update None")]
 
 
 def test_a_body_over_the_limit_is_refused_with_413(bot: RunningBot, gateway: FakeGateway) -> None:
