@@ -3,8 +3,8 @@
 
 Not a test. Two real LiteLLM proxies run `llmstack render`'s config for prod in one process each (in-memory budget):
 one as rendered (budget hook, then ``records.request_records``, which also feeds the Prometheus series), one with
-the records callback taken out. Both are loaded the same way, in alternating phases (A B A B), so drifts of the
-shared machine hit both alike:
+the records callback taken out. Both are loaded the same way, in alternating phases (A B A B ...), so drifts of the
+shared machine hit both alike (``--rounds`` phases each):
 * throughput: requests per second with ``--concurrency`` clients, with ÷ without (1.00x = free; below 1 costs);
 * latency: p50 and p99 of the same requests, with ÷ without (target at 200 ms providers: <= 1.05x);
 once on bare loopback (the records' own cost, magnified) and once with providers answering after 200 ms.
@@ -75,13 +75,16 @@ def load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=200, help="per phase (each gateway runs two phases)")
+    parser.add_argument("--requests", type=int, default=60, help="per phase")
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="phases per gateway and setting, alternated A B A B ..."
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="a tiny run that proves the script works")
     args = parser.parse_args()
     warmup = 10
     if args.smoke:
-        args.requests, args.concurrency, warmup = 4, 2, 1
+        args.requests, args.concurrency, args.rounds, warmup = 4, 2, 2, 1
 
     loaded = load_stack("prod").spec
     assert loaded is not None
@@ -114,7 +117,7 @@ def main() -> None:
                     sim.healthy_delay_ms = delay
                     rates: dict[str, list[float]] = {"with": [], "without": []}
                     latencies: dict[str, list[float]] = {"with": [], "without": []}
-                    for _ in range(2):
+                    for _ in range(args.rounds):
                         for name, gateway in (("with", observed), ("without", bare)):
                             rate, samples = load(client, gateway.url, key, args.requests, args.concurrency)
                             rates[name].append(rate)
@@ -134,7 +137,7 @@ def main() -> None:
 
     print(
         f"one run{' (smoke: too few requests for the figures to mean anything)' if args.smoke else ''}; "
-        f"{args.requests} requests x 2 phases per gateway and setting, {args.concurrency} concurrent clients, "
+        f"{args.requests} requests x {args.rounds} alternating phases per gateway and setting, {args.concurrency} concurrent clients, "
         "1 worker each; traces not included (prod's catalog has no observability section)"
     )
     width = max(len(name) for name, _ in figures)
