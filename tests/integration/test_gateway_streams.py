@@ -75,6 +75,13 @@ def real_cost(simulator: ProviderSimulator, prices: dict[str, tuple[float, float
     return total
 
 
+def spent_since(budget: RedisBudget, before: int) -> int:
+    """The day's spend added since ``before``, once every hold has ended (settled or released)."""
+    assert budget.wait_until_no_hold(DAY) == 0
+    assert budget.reserved_nano(DAY) == 0
+    return budget.spent_nano(DAY) - before
+
+
 class StreamFailedError(Exception):
     """A streamed Responses API call that ended with ``response.failed``."""
 
@@ -136,9 +143,7 @@ def test_every_endpoint_settles_to_the_real_cost(
     simulator.reset()
     before = budget.spent_nano(DAY)
     header_cost = call(endpoint, group, stream, running.url)
-    assert budget.wait_until_no_hold(DAY) == 0
-    assert budget.reserved_nano(DAY) == 0
-    spent = budget.spent_nano(DAY) - before
+    spent = spent_since(budget, before)
     cost = real_cost(simulator, prices)
     assert cost > 0
     assert spent == round(cost * 1e9)
@@ -157,10 +162,9 @@ def test_every_choice_is_reserved_and_settled(
     simulator.reset()
     before = budget.spent_nano(DAY)
     call("chat", "gpt-4o", stream, running.url, n=3)
-    assert budget.wait_until_no_hold(DAY) == 0
+    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
     (request,) = simulator.requests()
     assert request.choices == 3
-    assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
 
 
 def test_a_fallback_settles_at_the_answering_deployments_cost(
@@ -174,9 +178,8 @@ def test_a_fallback_settles_at_the_answering_deployments_cost(
         simulator.set("anthropic", "500")
         before = budget.spent_nano(DAY)
         call("messages", "claude-sonnet", stream, running.url)
-        assert budget.wait_until_no_hold(DAY) == 0
+        assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
         assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
-        assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
 
 
 def test_a_provider_error_releases_the_hold(
@@ -193,8 +196,7 @@ def test_a_provider_error_releases_the_hold(
         for stream in (False, True):
             with pytest.raises((openai.APIError, anthropic.APIError, StreamFailedError)):
                 call(endpoint, "claude-sonnet", stream, running.url)
-    assert budget.wait_until_no_hold(DAY) == 0
-    assert budget.spent_nano(DAY) == before
+    assert spent_since(budget, before) == 0
 
 
 #: (path, group, its provider, what marks a text delta in that API's stream, the output limit's name)
@@ -239,12 +241,11 @@ def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
                 received += 1
                 if received == 3:
                     break
-    assert budget.wait_until_no_hold(DAY) == 0
+    spent = spent_since(budget, before)
     requests = simulator.requests()
     assert len(requests) == 1, requests
     (request,) = requests
     price_in, price_out = prices[request.model]
-    spent = budget.spent_nano(DAY) - before
     # never less than what reached the client, and well below the whole answer's worst case
     assert spent >= round((request.input_tokens * price_in + received * price_out) * 1e9)
     assert request.deltas_sent < 16  # the proxy stopped reading the provider when the client left
@@ -304,9 +305,8 @@ def test_a_route_keeps_its_groups_fallbacks_and_budget_on_every_api(
     simulator.set("anthropic", "500")  # "balanced" is claude-sonnet, which falls back to gemini-pro
     before = budget.spent_nano(DAY)
     call(endpoint, "balanced", True, running.url)
-    assert budget.wait_until_no_hold(DAY) == 0
+    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
     assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
-    assert budget.spent_nano(DAY) - before == round(real_cost(simulator, prices) * 1e9)
 
 
 def test_a_timeout_releases_the_hold(
@@ -328,5 +328,4 @@ def test_a_timeout_releases_the_hold(
         timeout=30,
     )
     assert response.status_code >= 400
-    assert budget.wait_until_no_hold(DAY) == 0
-    assert budget.spent_nano(DAY) == before
+    assert spent_since(budget, before) == 0
