@@ -68,6 +68,8 @@ def generated_catalog(groups: int) -> dict[str, object]:
         "fallbacks": fallbacks,
         # the routes a shipped catalog has; `balanced` is the bot's default route, which the checks require
         "routes": {"simple": "g0", "balanced": "g0"},
+        # the bot's own client key, as the shipped catalog declares it (check client-missing-bot, issue 13)
+        "clients": {"bot": {"routes": ["simple", "balanced"]}},
         "router": {"timeout_s": 10, "max_fallbacks": 3, "max_request_s": 300},
         "budget": {"daily_usd": 100},
     }
