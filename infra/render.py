@@ -274,6 +274,8 @@ def clients_section(spec: StackSpec, master_key_completions: bool) -> dict[str, 
         entry: dict[str, Any] = {"key": f"os.environ/{Client.key_env(name)}", "routes": list(client.routes)}
         if client.daily_usd is not None:
             entry["daily_usd"] = client.daily_usd
+        if client.requests_per_minute is not None:
+            entry["requests_per_minute"] = client.requests_per_minute
         clients[name] = entry
     return {"master_key_completions": master_key_completions, "clients": clients}
 

@@ -148,6 +148,8 @@ class Client(Strict):
     routes: list[Identifier]
     #: a hard sub-cap inside ``budget.daily_usd``: the client is refused with 429 at its share, others go on
     daily_usd: float | None = None
+    #: at most this many requests in any 60 seconds, across every worker and replica (429 with Retry-After)
+    requests_per_minute: int | None = None
     #: the Secret Manager secret holding the client's key (default ``LLMSTACK-CLIENT-<NAME>-KEY``, generated)
     key_secret: SecretId | None = None
 

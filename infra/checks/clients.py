@@ -56,6 +56,19 @@ def check_clients(ctx: CheckContext) -> list[Finding]:
                     f"(${catalog.budget.daily_usd:g}), or remove it to share the whole cap",
                 )
             )
+        rate = client.requests_per_minute
+        if rate is not None and rate <= 0:
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "client-rate-invalid",
+                    spec.locate("clients", client_name, "requests_per_minute"),
+                    f"client '{client_name}' has requests_per_minute {rate}; a rate limit is a positive whole "
+                    "number of requests, and 0 or less would refuse every call",
+                    f"set clients.{client_name}.requests_per_minute to a positive number (e.g. 60), or remove it "
+                    "for no limit",
+                )
+            )
     out.extend(_bot_default_route(ctx))
     shares = {n: c.daily_usd for n, c in catalog.clients.items() if c.daily_usd is not None}
     total = sum(s for s in shares.values() if math.isfinite(s) and s > 0)

@@ -69,6 +69,29 @@ def test_a_share_that_is_not_positive(ws: StackWorkspace) -> None:
     assert "a share is a positive number of USD" in finding.message
 
 
+def test_a_rate_limit_that_is_not_positive(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["requests_per_minute"] = 0
+    finding = one(ws.findings(), "client-rate-invalid")
+    assert finding.is_error
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "clients.tools.requests_per_minute"
+    assert (
+        "client 'tools' has requests_per_minute 0; a rate limit is a positive whole number" in finding.message
+    )
+    assert "set clients.tools.requests_per_minute to a positive number" in finding.fix
+    ws.catalog["clients"]["tools"]["requests_per_minute"] = 30
+    assert not only(ws.findings(), "client-rate-invalid")
+
+
+def test_a_rate_limit_is_rendered_only_for_the_client_that_has_one(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["requests_per_minute"] = 30
+    result = ws.check()
+    assert result.spec is not None
+    clients = yaml.safe_load(render_gateway_config(result.spec))["llmstack_clients"]["clients"]
+    assert clients["tools"]["requests_per_minute"] == 30
+    assert "requests_per_minute" not in clients["bot"]
+
+
 def test_an_unknown_key_under_a_client(ws: StackWorkspace) -> None:
     ws.catalog["clients"]["tools"]["route"] = ["simple"]
     findings = ws.findings()

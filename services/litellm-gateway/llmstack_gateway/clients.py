@@ -24,8 +24,9 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from llmstack_gateway.client_rate import MemoryRateWindow, RateWindow, RedisRateWindow, rate_refusal
 from llmstack_gateway.counter import ClientShare, Reservation, to_nano
-from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config
+from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config, load_settings
 from llmstack_gateway.surface import install_surface
 
 log = logging.getLogger("llmstack.clients")
@@ -44,6 +45,8 @@ class Client:
     routes: tuple[str, ...]
     #: its hard share of the day's cap, in USD; None shares the whole cap
     daily_usd: float | None = None
+    #: its requests in any 60 seconds (client_rate.py); None is no limit
+    requests_per_minute: int | None = None
 
     def may_use(self, model: str) -> bool:
         return model in self.routes
@@ -116,8 +119,9 @@ def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> Cli
         if not reference.startswith(_ENV_PREFIX):
             # a key written into the config would be a secret in plain text: refuse to start rather than use it
             raise ValueError(f"client {name!r}: key must be os.environ/<VARIABLE>, never a value")
-        share = entry.get("daily_usd")
-        client = Client(str(name), tuple(str(r) for r in entry.get("routes") or ()), share and float(share))
+        share, rate = entry.get("daily_usd"), entry.get("requests_per_minute")
+        routes = tuple(str(r) for r in entry.get("routes") or ())
+        client = Client(str(name), routes, share and float(share), None if rate is None else int(rate))
         clients[str(name)] = (client, environ.get(reference[len(_ENV_PREFIX) :], ""))
     return ClientRegistry(clients, master, master_key_completions=bool(section.get("master_key_completions")))
 
@@ -188,16 +192,34 @@ def refusal(caller: Client | None, model: str, master_key_completions: bool) -> 
     return f"client '{caller.name}' may not use route '{model}'; its routes: {', '.join(caller.routes) or 'none'}"
 
 
-class ClientAccess(CustomLogger):
-    """Refuses a client's request for a route it was not given, before any other hook reserves or rewrites."""
+def rate_window() -> RateWindow:
+    """The stack's Redis when the budget counter lives there (the same URL and key prefix), else this process."""
+    settings = load_settings()
+    if settings.shared_state == "redis" and settings.redis_url:
+        return RedisRateWindow(settings.redis_url, settings.key_prefix)
+    return MemoryRateWindow()
 
-    def __init__(self, registry_override: ClientRegistry | None = None) -> None:
+
+class ClientAccess(CustomLogger):
+    """Refuses a client's request for a route it was not given, or over its request rate, before any other hook
+    reserves or rewrites (so a refused request holds nothing of the budget)."""
+
+    def __init__(
+        self, registry_override: ClientRegistry | None = None, window: RateWindow | None = None
+    ) -> None:
         super().__init__()
         self._registry = registry_override
+        self._window = window
 
     @property
     def registry(self) -> ClientRegistry:
         return self._registry or registry()
+
+    @property
+    def window(self) -> RateWindow:
+        if self._window is None:
+            self._window = rate_window()
+        return self._window
 
     async def async_pre_call_hook(  # type: ignore[override]
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
@@ -208,6 +230,17 @@ class ClientAccess(CustomLogger):
         if reason is not None:
             raise HTTPException(status_code=403, detail={"error": reason})
         assert caller is not None
+        limit = caller.requests_per_minute
+        if limit is not None:
+            decision = await self.window.admit(caller.name, limit)
+            if not decision.admitted:
+                # LiteLLM keeps an HTTPException's headers on the error response (common_request_processing.py,
+                # _handle_llm_api_exception: ``getattr(e, "headers")`` -> ProxyException.headers)
+                raise HTTPException(
+                    status_code=429,
+                    detail=rate_refusal(caller.name, limit, decision),
+                    headers={"Retry-After": str(decision.retry_after_s)},
+                )
         # /v1/messages and /v1/responses keep LiteLLM's own metadata in ``litellm_metadata`` (routes.py)
         bucket = "litellm_metadata" if "litellm_metadata" in data else "metadata"
         data.setdefault(bucket, {})[CLIENT_FIELD] = caller.name
