@@ -14,7 +14,16 @@ from infra.catalog.models import Client
 from infra.localgateway import LocalGateway
 from infra.render import render_gateway_config, with_in_memory_counter
 from infra.simulator import ProviderSimulator
-from tests.integration.conftest import MASTER_KEY, PROVIDER_ENV, chat, error_message, stack_spec
+from tests.integration.conftest import (
+    MASTER_KEY,
+    PROVIDER_ENV,
+    REDIS,
+    RedisBudget,
+    chat,
+    error_message,
+    needs_redis,
+    stack_spec,
+)
 
 SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
 KEYS = {name: "sk-client-" + secrets.token_hex(16) for name in SPEC.catalog.clients}
@@ -155,3 +164,48 @@ def test_a_client_at_its_share_gets_429_while_the_other_goes_on(
     assert "held by its requests in flight" in message
     # the provider saw exactly the admitted requests
     assert len(simulator.requests()) == len(served) + len(bot)
+
+
+@needs_redis
+def test_a_client_over_its_rate_gets_429_with_retry_after_while_the_other_goes_on(
+    simulator: ProviderSimulator,
+) -> None:
+    """tools limited to 3 requests a minute in the stack's Redis (the deployed path): 3 answers, then 429 naming
+    the client and its limit with Retry-After, and nothing reserved for the refused ones; bot is not limited."""
+    spec = stack_spec(
+        "prod",
+        gateway={"replicas": 1, "workers": 1, "shared_state": "redis"},
+        budget={"daily_usd": 50},
+        clients={"tools": {"requests_per_minute": 3}},
+    )
+    budget = RedisBudget(f"h14-rate-{secrets.token_hex(4)}")
+    config = render_gateway_config(spec, simulator.api_bases(), master_key_completions=False)
+    env = {
+        **PROVIDER_ENV,
+        **client_env(KEYS),
+        "REDIS_HOST": REDIS["host"],
+        "REDIS_PORT": str(REDIS["port"]),
+        "BUDGET_KEY_PREFIX": budget.prefix,
+    }
+    try:
+        with LocalGateway(config, MASTER_KEY, env=env).running() as gateway:
+            answers = [chat(gateway, "simple", key=KEYS["tools"], max_tokens=8) for _ in range(5)]
+            assert [r.status_code for r in answers] == [200, 200, 200, 429, 429], [r.text for r in answers]
+            refused = answers[3]
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+            message = error_message(refused)
+            assert (
+                "client 'tools' is limited to 3 requests per minute and has made 3 in the last 60 s"
+                in message
+            )
+            assert f"retry in {refused.headers['Retry-After']} s" in message
+            assert all(
+                chat(gateway, "simple", key=KEYS["bot"], max_tokens=8).status_code == 200 for _ in range(4)
+            )
+            # the refused requests reached neither the provider nor the budget: no hold was ever left open
+            assert len(simulator.requests()) == 3 + 4
+            assert budget.client.zcard(f"ratelimit:{{{budget.prefix}}}:client:tools") == 3
+            reserved = list(budget.client.scan_iter(f"budget:{{{budget.prefix}:*}}:reserved"))
+            assert reserved and all(int(budget.client.get(k) or 0) == 0 for k in reserved)
+    finally:
+        budget.forget()
