@@ -199,6 +199,16 @@ def test_a_client_over_its_rate_gets_429_with_retry_after_while_the_other_goes_o
                 in message
             )
             assert f"retry in {refused.headers['Retry-After']} s" in message
+            figures = refused.json()["error"]["provider_specific_fields"]
+            assert (figures["client"], figures["requests_per_minute"]) == ("tools", 3)
+            # the Anthropic messages API shares the window and keeps the header (litellm's
+            # anthropic_endpoints/endpoints.py hands the exception's headers to its error response)
+            body = {"model": "simple", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+            messages = httpx.post(
+                f"{gateway.url}/v1/messages", json=body, headers={"x-api-key": KEYS["tools"]}, timeout=30
+            )
+            assert messages.status_code == 429 and "Retry-After" in messages.headers, messages.text
+            assert "client 'tools' is limited to 3 requests per minute" in messages.text
             assert all(
                 chat(gateway, "simple", key=KEYS["bot"], max_tokens=8).status_code == 200 for _ in range(4)
             )

@@ -21,6 +21,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from litellm.proxy._types import ProxyException
+from litellm.proxy.common_utils.openai_error_payload import openai_error_type_for_status
+
 log = logging.getLogger("llmstack.clients")
 
 WINDOW_MS = 60_000
@@ -111,6 +114,30 @@ class RedisRateWindow:
             log.warning("client rate window unavailable, admitting %r without a rate check: %s", client, exc)
             return RateDecision(True, 0, 0)
         return RateDecision(bool(admitted), int(count), int(wait))
+
+
+class RateLimited(ProxyException):
+    """The 429, raised by the clients' hook.
+
+    A ProxyException, not fastapi's HTTPException: LiteLLM's /v1/messages handler answers an HTTPException with its
+    own headers only and drops the exception's (litellm/proxy/anthropic_endpoints/endpoints.py), while it keeps a
+    ProxyException's ``headers``, as /v1/chat/completions does (common_request_processing.py,
+    ``_handle_llm_api_exception``), so ``Retry-After`` reaches the client on both. ``status_code`` and ``detail``
+    are there for readers written for HTTPException (records.py classifies a failure by ``status_code``).
+    """
+
+    status_code = 429
+
+    def __init__(self, detail: dict[str, Any], retry_after_s: int) -> None:
+        super().__init__(
+            message=str(detail["error"]),
+            type=openai_error_type_for_status(429),
+            param=None,
+            code=429,
+            headers={"Retry-After": str(retry_after_s)},
+            provider_specific_fields=detail,
+        )
+        self.detail = detail
 
 
 def rate_refusal(client: str, limit: int, decision: RateDecision) -> dict[str, Any]:

@@ -24,7 +24,13 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-from llmstack_gateway.client_rate import MemoryRateWindow, RateWindow, RedisRateWindow, rate_refusal
+from llmstack_gateway.client_rate import (
+    MemoryRateWindow,
+    RateLimited,
+    RateWindow,
+    RedisRateWindow,
+    rate_refusal,
+)
 from llmstack_gateway.counter import ClientShare, Reservation, to_nano
 from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config, load_settings
 from llmstack_gateway.surface import install_surface
@@ -120,6 +126,11 @@ def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> Cli
             # a key written into the config would be a secret in plain text: refuse to start rather than use it
             raise ValueError(f"client {name!r}: key must be os.environ/<VARIABLE>, never a value")
         share, rate = entry.get("daily_usd"), entry.get("requests_per_minute")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0):
+            # `llmstack check` refuses it in the catalog; a hand-edited config would refuse every call, or none
+            raise ValueError(
+                f"client {name!r}: requests_per_minute must be a positive whole number, got {rate!r}"
+            )
         routes = tuple(str(r) for r in entry.get("routes") or ())
         client = Client(str(name), routes, share and float(share), None if rate is None else int(rate))
         clients[str(name)] = (client, environ.get(reference[len(_ENV_PREFIX) :], ""))
@@ -234,13 +245,7 @@ class ClientAccess(CustomLogger):
         if limit is not None:
             decision = await self.window.admit(caller.name, limit)
             if not decision.admitted:
-                # LiteLLM keeps an HTTPException's headers on the error response (common_request_processing.py,
-                # _handle_llm_api_exception: ``getattr(e, "headers")`` -> ProxyException.headers)
-                raise HTTPException(
-                    status_code=429,
-                    detail=rate_refusal(caller.name, limit, decision),
-                    headers={"Retry-After": str(decision.retry_after_s)},
-                )
+                raise RateLimited(rate_refusal(caller.name, limit, decision), decision.retry_after_s)
         # /v1/messages and /v1/responses keep LiteLLM's own metadata in ``litellm_metadata`` (routes.py)
         bucket = "litellm_metadata" if "litellm_metadata" in data else "metadata"
         data.setdefault(bucket, {})[CLIENT_FIELD] = caller.name

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi import HTTPException
-from llmstack_gateway.client_rate import MemoryRateWindow, RateWindow, RedisRateWindow
+from llmstack_gateway.client_rate import MemoryRateWindow, RateLimited, RateWindow, RedisRateWindow
 from llmstack_gateway.clients import CLIENT_FIELD, ClientAccess, parse_registry
 
 MASTER = "sk-master-" + "m" * 30
@@ -98,6 +98,17 @@ def test_a_redis_that_cannot_be_reached_leaves_the_decision_to_the_budget() -> N
     assert decision.admitted and decision.count == 0
 
 
+@pytest.mark.parametrize("rate", [0, -3, 2.5, "10", True])
+def test_a_rendered_rate_that_is_not_a_positive_whole_number_is_refused_at_start(rate: object) -> None:
+    config = {"llmstack_clients": {"clients": {"loop": {**CONFIG["llmstack_clients"]["clients"]["loop"]}}}}
+    config["llmstack_clients"]["clients"]["loop"]["requests_per_minute"] = rate
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"client 'loop': requests_per_minute must be a positive whole number, got {rate!r}"),
+    ):
+        parse_registry(config, ENV)
+
+
 def caller(name: str) -> SimpleNamespace:
     return SimpleNamespace(metadata={CLIENT_FIELD: name})
 
@@ -116,9 +127,9 @@ def test_the_hook_refuses_over_the_limit_with_retry_after(monkeypatch: pytest.Mo
         for _ in range(2):
             await hook.async_pre_call_hook(caller("loop"), None, {"model": "simple"}, "acompletion")
         clock.now += 15
-        with pytest.raises(HTTPException) as refused:
+        with pytest.raises(RateLimited) as refused:
             await hook.async_pre_call_hook(caller("loop"), None, {"model": "simple"}, "acompletion")
-        assert refused.value.status_code == 429
+        assert (refused.value.status_code, refused.value.code) == (429, "429")
         assert refused.value.headers == {"Retry-After": "45"}
         detail = refused.value.detail
         assert isinstance(detail, dict)
