@@ -36,7 +36,7 @@ gateway-bench: $(STAMP)
 
 # the gateway image's hash-pinned requirements, resolved against constraints.txt (needs pip-tools)
 gateway-requirements: $(STAMP)
-	$(BIN)/python -m pip install --quiet 'pip-tools==7.5.3'
+	$(BIN)/python -m pip install --quiet 'pip-tools==7.6.2'
 	cd services/litellm-gateway && ../../$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url \
 	  --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -c ../../constraints.txt \
 	  -o requirements.txt requirements.in
@@ -47,7 +47,7 @@ constraints: $(STAMP)
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^llmstack'; } > constraints.txt
 
 bot-requirements: $(STAMP)
-	$(BIN)/python -m pip install --quiet 'pip-tools==7.5.3'
+	$(BIN)/python -m pip install --quiet 'pip-tools==7.6.2'
 	cd services/telegram-bot && ../../$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url \
 	  --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -c ../../constraints.txt \
 	  -o requirements.txt requirements.in
