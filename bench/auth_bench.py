@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import secrets
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import yaml
+from measure import percentiles
 
 from infra.catalog import load_stack
 from infra.catalog.models import Budget, Client
@@ -35,11 +35,6 @@ from infra.simulator import ProviderSimulator
 
 ROUTE = "balanced"
 MESSAGES = [{"role": "user", "content": "benchmark"}]
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def without_least_privilege(config_text: str) -> str:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import secrets
-import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from measure import percentiles
 
 from infra.catalog import load_stack
 from infra.catalog.models import Budget
@@ -36,11 +36,6 @@ from infra.simulator import Behavior, ProviderSimulator
 
 PRIMARY = "claude-sonnet"  # anthropic; falls back to gemini-pro
 MESSAGES = [{"role": "user", "content": "benchmark"}]
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def measure(call: Callable[[], httpx.Response], count: int, warmup: int = 10) -> list[float]:

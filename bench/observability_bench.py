@@ -20,10 +20,10 @@ import dataclasses
 import secrets
 import statistics
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from measure import chat_load, percentile
 
 from infra.catalog import load_stack
 from infra.catalog.models import Budget
@@ -47,30 +47,6 @@ def without_records(config: str) -> str:
     stripped = config.replace(f", {RECORDS}", "").replace(f"{RECORDS}, ", "")
     assert RECORDS not in stripped, "could not take the records callback out of the rendered config"
     return stripped
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def load(
-    client: httpx.Client, url: str, key: str, requests: int, concurrency: int
-) -> tuple[float, list[float]]:
-    """``requests`` chat completions from ``concurrency`` threads: (requests per second, latencies in ms)."""
-
-    def one(_: int) -> float:
-        started = time.perf_counter()
-        response = client.post(
-            f"{url}/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {key}"}
-        )
-        response.raise_for_status()
-        return (time.perf_counter() - started) * 1000
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        latencies = list(pool.map(one, range(requests)))
-    return requests / (time.perf_counter() - started), latencies
 
 
 def main() -> None:
@@ -107,7 +83,7 @@ def main() -> None:
         try:
             with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
                 for gateway in (observed, bare):
-                    load(client, gateway.url, key, warmup, 1)
+                    chat_load(client, gateway.url, key, BODY, warmup, 1)
                 metrics = client.get(f"{observed.url}/metrics", headers={"Authorization": f"Bearer {key}"})
                 assert "llmstack_gateway_requests_total" in metrics.text, (
                     "the observed gateway records nothing"
@@ -119,7 +95,9 @@ def main() -> None:
                     latencies: dict[str, list[float]] = {"with": [], "without": []}
                     for _ in range(args.rounds):
                         for name, gateway in (("with", observed), ("without", bare)):
-                            rate, samples = load(client, gateway.url, key, args.requests, args.concurrency)
+                            rate, samples = chat_load(
+                                client, gateway.url, key, BODY, args.requests, args.concurrency
+                            )
                             rates[name].append(rate)
                             latencies[name] += samples
                     throughput = statistics.mean(rates["with"]) / statistics.mean(rates["without"])

@@ -30,6 +30,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fakes in tests/fakes
 
+from measure import chat_load, percentile
+
 from infra.catalog import load_stack
 from infra.catalog.models import Budget, Observability
 from infra.drill import SIMULATED_KEYS, single_process
@@ -42,30 +44,6 @@ from tests.fakes.otlp_collector import OtlpCollector
 
 GROUP = "gemini-flash"
 BODY = {"model": GROUP, "messages": [{"role": "user", "content": "benchmark"}], "max_tokens": 16}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def load(
-    client: httpx.Client, url: str, key: str, requests: int, concurrency: int
-) -> tuple[float, list[float]]:
-    """``requests`` chat completions from ``concurrency`` threads: (requests per second, latencies in ms)."""
-
-    def one(_: int) -> float:
-        started = time.perf_counter()
-        response = client.post(
-            f"{url}/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {key}"}
-        )
-        response.raise_for_status()
-        return (time.perf_counter() - started) * 1000
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        latencies = list(pool.map(one, range(requests)))
-    return requests / (time.perf_counter() - started), latencies
 
 
 def main() -> None:
@@ -129,7 +107,7 @@ def main() -> None:
         stack.callback(traced.stop)
         with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
             for gateway in (traced, bare):
-                load(client, gateway.url, key, warmup, 1)
+                chat_load(client, gateway.url, key, BODY, warmup, 1)
             receiver = langfuse if args.exporters == "langfuse" else collector
             if not receiver.wait_for(lambda s: s.name == "litellm_request", timeout_s=15):
                 raise SystemExit(f"the traced gateway exports nothing:\n{traced.log_tail()}")
@@ -140,7 +118,9 @@ def main() -> None:
                 latencies: dict[str, list[float]] = {"traced": [], "untraced": []}
                 for _ in range(2):
                     for name, gateway in (("traced", traced), ("untraced", bare)):
-                        rate, samples = load(client, gateway.url, key, args.requests, args.concurrency)
+                        rate, samples = chat_load(
+                            client, gateway.url, key, BODY, args.requests, args.concurrency
+                        )
                         rates[name].append(rate)
                         latencies[name] += samples
                 throughput = statistics.mean(rates["traced"]) / statistics.mean(rates["untraced"])
