@@ -3,9 +3,9 @@ answer: SIGTERM hands the turn back within the stop timeout, SIGKILL leaves a le
 the next process resumes at the first part not delivered. The model is asked once; a part is repeated at most
 once per interruption (the documented window: Telegram accepted it, the record was not written yet).
 
-These run on Postgres only, the database Railway gives the bot: restarts and overlapping processes are a
-deployment's concern (SQLite is the local single-process store), and the turn/lease logic they exercise is the
-same code tested on both databases in test_bot.py and test_turns.py (a crash before processing, a retry)."""
+The SIGTERM/SIGKILL scenario runs on both databases (a local run on SQLite restarts too); two processes at once
+run on Postgres only, the database Railway gives the bot when a deploy overlaps the old process (SQLite is the
+local single-process store)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,6 @@ def without_one_repeat_per_interruption(delivered: list[str], parts: list[str], 
     return deduplicated == parts and len(delivered) - len(parts) <= interruptions
 
 
-@ON_POSTGRES
 def test_sigterm_then_sigkill_mid_answer_then_restart_answers_once(
     database_url: str, telegram: FakeTelegram, gateway: FakeGateway, processes: list[BotProcess]
 ) -> None:
