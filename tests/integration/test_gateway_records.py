@@ -123,6 +123,7 @@ def test_records_budget_metrics_and_spend(
     record = running.record(normal.headers["x-litellm-call-id"])
     assert record["endpoint"] == "/v1/chat/completions" and record["streamed"] is False
     assert (record["asked"], record["group"]) == ("balanced", "claude-sonnet")
+    assert record["client"] == "operator"  # the master key: this local config accepts it for completions
     assert (record["deployment"], record["provider"], record["outcome"]) == (
         "dev-claude-sonnet",
         "anthropic",

@@ -40,6 +40,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from llmstack_gateway import metrics
 from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, DailyBudget, budget_hook
 from llmstack_gateway.budget_api import install_budget_routes
+from llmstack_gateway.clients import caller_of
 from llmstack_gateway.counter import CounterUnavailable, to_nano
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
 from llmstack_gateway.streaming import StreamMeter, _tokens
@@ -86,6 +87,12 @@ class Tracked:
     attempts: list[Attempt] = field(default_factory=list)
     #: when our pre-call hook saw it: the latency's start when LiteLLM's logging object has none (a failure)
     started: float | None = None
+
+
+def _client(user_api_key_dict: Any) -> str | None:
+    """The caller auth.py named (a client, or the operator), None where no auth object came with the hook."""
+    caller = caller_of(user_api_key_dict)
+    return caller.name if caller is not None else None
 
 
 def attempt_outcome(status: int | None, exception: BaseException | None) -> str:
@@ -239,7 +246,14 @@ class RequestRecords(CustomLogger):
         cost = litellm_cost(response, logging_obj)
         tracked = self._tracked.get(str(data.get("litellm_call_id")))
         cost_nano = (tracked.held_nano if tracked else 0) if cost is None else to_nano(cost)
-        await self._record(data, status=200, cost_nano=cost_nano, tokens=_usage(response), first_chunk=None)
+        await self._record(
+            data,
+            status=200,
+            cost_nano=cost_nano,
+            tokens=_usage(response),
+            first_chunk=None,
+            client=_client(user_api_key_dict),
+        )
         return response
 
     async def async_post_call_streaming_iterator_hook(  # type: ignore[override]
@@ -279,6 +293,7 @@ class RequestRecords(CustomLogger):
                     cost_nano=cost_nano,
                     tokens=None if meter.generated_nothing else meter.tokens(),
                     first_chunk=first_chunk,
+                    client=_client(user_api_key_dict),
                 )
 
     async def async_post_call_failure_hook(
@@ -302,6 +317,7 @@ class RequestRecords(CustomLogger):
             first_chunk=None,
             refusal=str(reason) if reason else None,
             exception=original_exception,
+            client=_client(user_api_key_dict),
         )
 
     # -- the record ------------------------------------------------------------------------------------------
@@ -315,6 +331,7 @@ class RequestRecords(CustomLogger):
         first_chunk: float | None,
         refusal: str | None = None,
         exception: BaseException | None = None,
+        client: str | None = None,
     ) -> None:
         if not data.get("litellm_call_id"):
             return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
@@ -358,6 +375,8 @@ class RequestRecords(CustomLogger):
             "endpoint": endpoint,
             "streamed": streamed,
             "asked": asked,
+            # who asked (issue 13): a client's name, "operator" for the master key
+            "client": client,
             "group": group,
             "deployment": deployment,
             "provider": provider,

@@ -169,3 +169,30 @@ def test_the_budget_gauges_come_with_the_scrape_and_say_when_the_counter_is_down
     assert values["llmstack_budget_counter_up"] == 0 and "llmstack_budget_spent_usd" not in values
     # the scrape's gauges do not stay behind in the process's registry
     assert "llmstack_budget_cap_usd" not in metrics.exposition().decode()
+
+
+def test_the_record_names_the_caller_auth_identified() -> None:
+    # auth.py puts the caller into UserAPIKeyAuth.metadata; every hook gets that object from LiteLLM
+    from litellm.proxy._types import UserAPIKeyAuth
+    from llmstack_gateway.clients import OPERATOR_FIELD
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget)
+        caller = UserAPIKeyAuth(api_key="llmstack-operator", metadata={OPERATOR_FIELD: True})
+        data = request()
+        for hook in (budget, records):
+            data = await hook.async_pre_call_hook(caller, None, data, "acompletion")
+        for hook in (budget, records):
+            await hook.async_post_call_success_hook(data, caller, answered(0.000001))
+        unnamed = request()
+        for hook in (budget, records):
+            unnamed = await hook.async_pre_call_hook(None, None, unnamed, "acompletion")
+        for hook in (budget, records):
+            await hook.async_post_call_success_hook(unnamed, None, answered(0.000001))
+        return lines
+
+    named, unnamed = (json.loads(line) for line in asyncio.run(scenario()))
+    assert named["client"] == "operator"
+    assert unnamed["client"] is None
