@@ -40,8 +40,12 @@ def trace_callbacks(observability: Observability) -> list[str]:
 
 
 def redacts_content(observability: Observability) -> bool:
-    """Whether the config must tell LiteLLM to keep prompts and answers out of what its callbacks send."""
-    return bool(trace_callbacks(observability)) and not observability.log_content
+    """Whether the config tells LiteLLM to keep prompts and answers out of what its callbacks send.
+
+    Rendered whenever ``log_content`` is off, exporters or not: the gateway's own per-request records read the
+    same setting (``llmstack_gateway/content.py``), so it is the one place the gateway learns ``log_content``.
+    """
+    return not observability.log_content
 
 
 def gateway_trace_variables(spec: StackSpec) -> dict[str, str]:

@@ -34,10 +34,11 @@ def rendered(spec: StackSpec) -> dict[str, Any]:
     return config
 
 
-def test_no_section_no_trace_callback_and_no_redaction_setting(ws: StackWorkspace) -> None:
+def test_no_section_no_trace_callback_but_content_redacted(ws: StackWorkspace) -> None:
     settings = rendered(spec_with(ws, None))["litellm_settings"]
     assert not {"otel", "langfuse_otel"} & set(settings["callbacks"])
-    assert "turn_off_message_logging" not in settings
+    # the gateway's request records read the same setting: without it they could not tell log_content is off
+    assert settings["turn_off_message_logging"] is True
     assert gateway_trace_variables(spec_with(ws, None)) == {}
     assert gateway_trace_secrets(spec_with(ws, None)) == {}
 
@@ -52,6 +53,11 @@ def test_both_exporters_rendered_after_our_hooks_with_content_redacted(ws: Stack
 
 def test_log_content_lets_prompts_through(ws: StackWorkspace) -> None:
     settings = rendered(spec_with(ws, {**SECTION, "log_content": True}))["litellm_settings"]
+    assert "turn_off_message_logging" not in settings
+
+
+def test_log_content_without_exporters_lets_prompts_into_records(ws: StackWorkspace) -> None:
+    settings = rendered(spec_with(ws, {"log_content": True}))["litellm_settings"]
     assert "turn_off_message_logging" not in settings
 
 
