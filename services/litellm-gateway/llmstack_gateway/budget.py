@@ -3,12 +3,8 @@
 Why our own hook: LiteLLM's proxy-wide ``max_budget`` is not enforced without a database, its provider and
 deployment budgets count per process, and its budget alerts need a database (research/litellm.md). Here:
 
-* before a request is sent, its worst-case cost is reserved: an upper bound of its input tokens (a token is at
-  least one byte of UTF-8, plus an allowance per message and image) plus its output limit times every choice it
-  asks for (``n``, ``best_of``), priced at the highest price along its fallback chain. The output limit
-  (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``) is clamped to the catalog's
-  ``max_output_tokens``, and set to it when the client sends none, so one request never reserves more than the
-  catalog allows;
+* before a request is sent, its worst-case cost is reserved (``worst_case.py``: its output limit clamped to the
+  catalog's, every choice it asks for, priced at the highest price along its fallback chain);
 * a reservation that does not fit the day's cap is refused with 429: spent, held by requests in flight, the cap
   and when the budget resets;
 * every hold ends with its request (which LiteLLM 1.108.7 callback fires when is in the service README):
@@ -16,17 +12,16 @@ deployment budgets count per process, and its budget alerts need a database (res
   ``x-litellm-response-cost`` header carries), streams settle when the stream ends, completes or is cut off
   (``async_post_call_streaming_iterator_hook``), to the provider's usage or a bound of what was generated;
   failures release in ``async_post_call_failure_hook``; a hold left by a killed worker expires (counter.py);
-* so ``spent + reserved <= cap`` always holds, and the day's spend never exceeds the cap.
+* so ``spent + reserved <= cap`` always holds, and the day's spend never exceeds the cap. Crossing a threshold
+  (or a refusal) sends an alert (``alerts.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,69 +30,25 @@ import anyio
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from llmstack_gateway.alerts import BudgetAlerts
 from llmstack_gateway.clients import client_refusal, client_share
-from llmstack_gateway.counter import BudgetCounter, CounterUnavailable, MemoryCounter, RedisCounter, to_nano
+from llmstack_gateway.counter import BudgetCounter, CounterUnavailable, to_nano
 from llmstack_gateway.endpoints import install_routes, not_served_message
+from llmstack_gateway.memory_counter import MemoryCounter
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
+from llmstack_gateway.redis_counter import RedisCounter
 from llmstack_gateway.settings import BudgetSettings, GroupBudget, load_settings
 from llmstack_gateway.streaming import StreamMeter
+from llmstack_gateway.worst_case import OUTPUT_LIMIT_FIELD, clamp_output_limit, worst_case
 
 log = logging.getLogger("llmstack.budget")
 
-#: LiteLLM's call types for the endpoints this gateway serves -> the request field that limits the output
-OUTPUT_LIMIT_FIELD = {
-    "completion": "max_tokens",
-    "acompletion": "max_tokens",
-    "text_completion": "max_tokens",
-    "atext_completion": "max_tokens",
-    "anthropic_messages": "max_tokens",
-    "responses": "max_output_tokens",
-    "aresponses": "max_output_tokens",
-}
-#: output limits a client may send instead (OpenAI's newer name for chat)
-OUTPUT_LIMIT_ALIASES = ("max_completion_tokens",)
 #: LiteLLM's status for a request whose client disconnected before the answer
 #: (proxy/common_request_processing.py, ``_await_llm_call_cancelling_on_disconnect``)
 CLIENT_CLOSED_REQUEST = 499
 #: OpenAI-style streams whose usage chunk the hook asks for (LiteLLM's stream generator strips it again when
 #: ``_litellm_strip_stream_usage`` is set, proxy_server.py ``async_data_generator``)
 CHAT_CALLS = {"completion", "acompletion", "text_completion", "atext_completion"}
-PER_MESSAGE_TOKENS = 16
-PER_IMAGE_TOKENS = 2_000
-
-
-def input_token_bound(data: Mapping[str, Any]) -> int:
-    """An upper bound on the prompt's tokens without a tokenizer: BPE tokens are at least one byte each."""
-    tokens = 0
-    for message in data.get("messages") or []:
-        tokens += PER_MESSAGE_TOKENS
-        content = message.get("content") if isinstance(message, Mapping) else message
-        if isinstance(content, list):
-            for part in content:
-                if isinstance(part, Mapping) and part.get("type") in ("image_url", "image", "input_image"):
-                    tokens += PER_IMAGE_TOKENS
-                else:
-                    tokens += len(json.dumps(part, ensure_ascii=False).encode())
-        else:
-            tokens += len(str(content or "").encode())
-        for key in ("tool_calls", "name"):
-            if isinstance(message, Mapping) and message.get(key):
-                tokens += len(json.dumps(message[key], ensure_ascii=False).encode())
-    for key in ("prompt", "system", "tools", "functions", "response_format", "input", "instructions"):
-        if data.get(key):
-            tokens += len(json.dumps(data[key], ensure_ascii=False).encode())
-    return tokens
-
-
-def choices_requested(data: Mapping[str, Any]) -> int:
-    """How many outputs the provider generates for this request: ``n`` choices, ``best_of`` candidates."""
-    counts = [1]
-    for key in ("n", "best_of"):
-        try:
-            counts.append(int(data.get(key) or 1))
-        except (TypeError, ValueError):
-            continue
-    return max(counts)
 
 
 @dataclass
@@ -128,7 +79,7 @@ class DailyBudget(CustomLogger):
         super().__init__()
         self._settings = settings
         self._counter = counter
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._alerts = BudgetAlerts()
         #: open holds of this worker by LiteLLM call id (``data`` itself is forwarded to the provider, so the
         #: hold is not written into it: ``metadata`` is a real parameter of Anthropic's Messages API)
         self._holds: dict[str, Hold] = {}
@@ -165,23 +116,11 @@ class DailyBudget(CustomLogger):
         group = settings.groups.get(str(data.get("model")))
         if group is None:
             return data  # an unknown model is refused by the router; nothing is spent
-        requested = data.get(limit_field) or next(
-            (data[k] for k in OUTPUT_LIMIT_ALIASES if data.get(k)), None
-        )
-        max_tokens = (
-            group.max_output_tokens if not requested else min(int(requested), group.max_output_tokens)
-        )
-        data[limit_field] = max_tokens
-        for alias in OUTPUT_LIMIT_ALIASES:
-            data.pop(alias, None)
+        max_tokens = clamp_output_limit(data, limit_field, group)
         if data.get("stream") is True and call_type in CHAT_CALLS:
             self._ask_for_stream_usage(data)
-        input_bound = input_token_bound(data)
-        cost = (
-            input_bound * group.input_per_token
-            + max_tokens * choices_requested(data) * group.output_per_token
-        )
-        amount = max(1, to_nano(cost))
+        bound = worst_case(data, group, max_tokens)
+        amount = bound.amount
         day, resets = settings.day()
         hold = uuid.uuid4().hex
         try:
@@ -203,8 +142,13 @@ class DailyBudget(CustomLogger):
             )
         if not reservation.admitted:
             # spent plus what other requests hold right now: what stands between this request and the cap
-            self._alert_in_background(
-                day, resets, spent_nano=reservation.spent + reservation.reserved, refused=True
+            self._alerts.notify(
+                settings,
+                self.counter,
+                day,
+                resets,
+                spent_nano=reservation.spent + reservation.reserved,
+                refused=True,
             )
             raise HTTPException(
                 status_code=429, detail=self._refusal(reservation.spent, reservation.reserved, amount, resets)
@@ -218,7 +162,7 @@ class DailyBudget(CustomLogger):
             amount,
             resets,
             group,
-            input_bound,
+            bound.input_bound,
             group_name=str(data.get("model")),
             client_name=str(getattr(user_api_key_dict, "key_alias", None) or ""),
             logging_obj=data.get("litellm_logging_obj"),
@@ -274,7 +218,7 @@ class DailyBudget(CustomLogger):
             log.exception("could not end a budget hold; it expires after %ss", self.settings.hold_expiry_s)
             return
         if spent is not None:
-            self._alert_in_background(hold.day, hold.resets, spent_nano=spent)
+            self._alerts.notify(self.settings, self.counter, hold.day, hold.resets, spent_nano=spent)
 
     async def _keep_alive(self, hold: Hold) -> None:
         """A live stream refreshes its hold's start, so only holds of dead requests expire; never breaks the stream."""
@@ -348,47 +292,6 @@ class DailyBudget(CustomLogger):
                 )
                 generated = None if meter.generated_nothing else to_nano(meter.cost(*prices))
                 await self._settle(call_id, generated)
-
-    # -- alerts ----------------------------------------------------------------------------------------------
-    def _alert_in_background(self, day: str, resets: Any, *, spent_nano: int, refused: bool = False) -> None:
-        if not self.settings.alert_url:
-            return
-        task = asyncio.get_running_loop().create_task(self._alert(day, resets, spent_nano, refused))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _alert(self, day: str, resets: Any, spent_nano: int, refused: bool) -> None:
-        import httpx
-
-        settings = self.settings
-        cap = to_nano(settings.daily_usd)
-        for threshold in settings.alert_thresholds:
-            if spent_nano < threshold * cap and not (refused and threshold >= 1.0):
-                continue
-            if not await self.counter.claim_alert(day, threshold):
-                continue
-            payload = {
-                "event": "budget_threshold",
-                "stack": settings.stack,
-                "day": day,
-                "threshold": threshold,
-                "spent_usd": round(spent_nano / 1e9, 6),
-                "cap_usd": settings.daily_usd,
-                "timezone": settings.timezone,
-                "resets_at": resets.isoformat(),
-                "refused": refused,
-            }
-            try:
-                async with httpx.AsyncClient(timeout=5) as client:
-                    response = await client.post(
-                        str(settings.alert_url),
-                        json=payload,
-                        headers={"X-LLMStack-Alert-Secret": settings.alert_secret or ""},
-                    )
-                response.raise_for_status()
-            except Exception:
-                log.exception("budget alert at %s was not delivered; it will be retried", threshold)
-                await self.counter.unclaim_alert(day, threshold)
 
     async def readiness(self) -> dict[str, str]:
         """Raises CounterUnavailable when the shared counter the stack requires is unreachable."""

@@ -9,9 +9,12 @@ from typing import Any, ClassVar
 
 import pytest
 from fastapi import HTTPException
-from llmstack_gateway.budget import DailyBudget, input_token_bound
-from llmstack_gateway.counter import CounterUnavailable, MemoryCounter, RedisCounter, to_nano
+from llmstack_gateway.budget import DailyBudget
+from llmstack_gateway.counter import CounterUnavailable, to_nano
+from llmstack_gateway.memory_counter import MemoryCounter
+from llmstack_gateway.redis_counter import RedisCounter
 from llmstack_gateway.settings import BudgetSettings, GroupBudget, parse_settings
+from llmstack_gateway.worst_case import input_token_bound
 
 
 def settings(**overrides: Any) -> BudgetSettings:

@@ -19,7 +19,9 @@ from llmstack_gateway.clients import (
     client_share,
     parse_registry,
 )
-from llmstack_gateway.counter import ClientShare, MemoryCounter, RedisCounter
+from llmstack_gateway.counter import ClientShare
+from llmstack_gateway.memory_counter import MemoryCounter
+from llmstack_gateway.redis_counter import RedisCounter
 from llmstack_gateway.surface import kind_of
 
 MASTER = "sk-master-" + "m" * 30

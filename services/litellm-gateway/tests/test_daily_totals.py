@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from llmstack_gateway.counter import TOTALS_TTL_S, UNATTRIBUTED, BudgetCounter, MemoryCounter, RedisCounter
+from llmstack_gateway.counter import UNATTRIBUTED, BudgetCounter
+from llmstack_gateway.memory_counter import MemoryCounter
+from llmstack_gateway.redis_counter import TOTALS_TTL_S, RedisCounter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

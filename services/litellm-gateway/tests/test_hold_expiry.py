@@ -8,7 +8,9 @@ import uuid
 from typing import Any
 
 import pytest
-from llmstack_gateway.counter import CounterUnavailable, MemoryCounter, RedisCounter
+from llmstack_gateway.counter import CounterUnavailable
+from llmstack_gateway.memory_counter import MemoryCounter
+from llmstack_gateway.redis_counter import RedisCounter
 from llmstack_gateway.settings import HOLD_EXPIRY_MARGIN_S, hold_expiry_s, worst_case_request_s
 
 

@@ -12,7 +12,8 @@ from litellm import ModelResponse
 from litellm.types.utils import Usage
 from llmstack_gateway import metrics
 from llmstack_gateway.budget import DailyBudget
-from llmstack_gateway.counter import MemoryCounter, to_nano
+from llmstack_gateway.counter import to_nano
+from llmstack_gateway.memory_counter import MemoryCounter
 from llmstack_gateway.records import RequestRecords, attempt_outcome
 from llmstack_gateway.settings import BudgetSettings, GroupBudget
 from prometheus_client.parser import text_string_to_metric_families

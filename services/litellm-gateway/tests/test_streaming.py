@@ -14,7 +14,8 @@ import pytest
 from litellm.types.llms.openai import OutputTextDeltaEvent, ResponsesAPIStreamEvents
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Usage
 from llmstack_gateway.budget import DailyBudget
-from llmstack_gateway.counter import MemoryCounter, to_nano
+from llmstack_gateway.counter import to_nano
+from llmstack_gateway.memory_counter import MemoryCounter
 from llmstack_gateway.settings import BudgetSettings, GroupBudget
 from llmstack_gateway.streaming import StreamMeter
 
@@ -176,7 +177,7 @@ def test_a_client_that_hangs_up_settles_what_was_generated() -> None:
 
     spent, reserved, missing = run(scenario())
     assert reserved == 0 and missing == 0
-    from llmstack_gateway.budget import input_token_bound
+    from llmstack_gateway.worst_case import input_token_bound
 
     bound = input_token_bound({"messages": [{"role": "user", "content": "hi"}]})
     assert spent == to_nano(bound * 3e-6 + 8 * 15e-6)
