@@ -42,8 +42,9 @@ def trace_callbacks(observability: Observability) -> list[str]:
 def redacts_content(observability: Observability) -> bool:
     """Whether the config tells LiteLLM to keep prompts and answers out of what its callbacks send.
 
-    Rendered whenever ``log_content`` is off, exporters or not: the gateway's own per-request records read the
-    same setting (``llmstack_gateway/content.py``), so it is the one place the gateway learns ``log_content``.
+    Rendered in every config, exporters or not: the gateway's own per-request records read the same setting
+    (``llmstack_gateway/content.py``), so it is the one place the gateway learns ``log_content``, and they log
+    content only on an explicit ``false``.
     """
     return not observability.log_content
 

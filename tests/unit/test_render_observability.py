@@ -53,12 +53,13 @@ def test_both_exporters_rendered_after_our_hooks_with_content_redacted(ws: Stack
 
 def test_log_content_lets_prompts_through(ws: StackWorkspace) -> None:
     settings = rendered(spec_with(ws, {**SECTION, "log_content": True}))["litellm_settings"]
-    assert "turn_off_message_logging" not in settings
+    assert settings["turn_off_message_logging"] is False
 
 
 def test_log_content_without_exporters_lets_prompts_into_records(ws: StackWorkspace) -> None:
+    # an explicit false: the records log content only then (llmstack_gateway/content.py)
     settings = rendered(spec_with(ws, {"log_content": True}))["litellm_settings"]
-    assert "turn_off_message_logging" not in settings
+    assert settings["turn_off_message_logging"] is False
 
 
 def test_only_langfuse(ws: StackWorkspace) -> None:
