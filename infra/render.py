@@ -267,8 +267,9 @@ def render_context(
 
 
 def clients_section(spec: StackSpec, master_key_completions: bool) -> dict[str, Any]:
-    """Who may call the gateway: each client's key as a reference to its variable (never a value), its routes
-    and its share of the day's cap; and whether the master key, the operators' key, may ask for completions."""
+    """Who may call the gateway: each client's key as a reference to its variable (never a value), its routes,
+    its share of the day's cap and whether it may read ``GET /budget``; and whether the master key, the operators'
+    key, may ask for completions."""
     clients: dict[str, dict[str, Any]] = {}
     for name, client in spec.catalog.clients.items():
         entry: dict[str, Any] = {"key": f"os.environ/{Client.key_env(name)}", "routes": list(client.routes)}
@@ -276,6 +277,9 @@ def clients_section(spec: StackSpec, master_key_completions: bool) -> dict[str, 
             entry["daily_usd"] = client.daily_usd
         if client.requests_per_minute is not None:
             entry["requests_per_minute"] = client.requests_per_minute
+        if client.read_budget:
+            # GET /budget with its own key (llmstack_gateway/clients.py); absent is false, as in the catalog
+            entry["read_budget"] = True
         clients[name] = entry
     return {"master_key_completions": master_key_completions, "clients": clients}
 

@@ -152,6 +152,10 @@ class Client(Strict):
     requests_per_minute: int | None = None
     #: the Secret Manager secret holding the client's key (default ``LLMSTACK-CLIENT-<NAME>-KEY``, generated)
     key_secret: SecretId | None = None
+    #: may read the gateway's ``GET /budget`` (today's spend, the split, the last days) with its own key: the bot
+    #: needs it for the admin chat's ``/spend``, as it never holds the master key (issue 13). Read-only and nothing
+    #: more: ``/metrics``, ``/llmstack/routes`` and every other operator route keep needing the master key
+    read_budget: bool = False
 
     def resolved_secret(self, name: str) -> str:
         return self.key_secret or f"LLMSTACK-CLIENT-{name.upper().replace('.', '-').replace('_', '-')}-KEY"

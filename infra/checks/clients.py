@@ -1,4 +1,5 @@
-"""Clients of the gateway: each may ask only for routes and groups that exist, and their shares fit the cap.
+"""Clients of the gateway: each may ask only for routes and groups that exist, their shares fit the cap, and the
+bot may read the budget its admin chat's ``/spend`` shows.
 
 Unknown keys under ``clients:`` are refused by the typed model (``extra="forbid"``) with a "did you mean".
 """
@@ -70,6 +71,7 @@ def check_clients(ctx: CheckContext) -> list[Finding]:
                 )
             )
     out.extend(_bot_default_route(ctx))
+    out.extend(_bot_spend(ctx))
     shares = {n: c.daily_usd for n, c in catalog.clients.items() if c.daily_usd is not None}
     total = sum(s for s in shares.values() if math.isfinite(s) and s > 0)
     cap = catalog.budget.daily_usd
@@ -121,5 +123,26 @@ def _bot_default_route(ctx: CheckContext) -> list[Finding]:
             f"the bot's default route '{route}' (telegram.default_route) is not among clients.bot.routes, "
             "so every turn would be refused with 403",
             f"add '{route}' to clients.bot.routes",
+        )
+    ]
+
+
+def _bot_spend(ctx: CheckContext) -> list[Finding]:
+    """A stack with an admin chat offers ``/spend`` there; the bot reads it from the gateway's ``GET /budget`` with
+    its own key, which the gateway refuses (403) unless the bot client has ``read_budget``. The stack still works,
+    so a warning: the admin chat gets alerts, only ``/spend`` answers with what to set."""
+    spec = ctx.spec
+    bot = spec.catalog.clients.get(BOT_CLIENT)
+    if bot is None or bot.read_budget or spec.deploy.telegram.admin_chat_id is None:
+        return []
+    return [
+        Finding(
+            Severity.WARNING,
+            "client-bot-cannot-read-budget",
+            spec.locate("clients", BOT_CLIENT, "read_budget"),
+            "the stack has an admin chat (telegram.admin_chat_id), but clients.bot has no read_budget: the "
+            "gateway refuses the bot's key on /budget (403), so /spend there shows no spend, only what to set",
+            "set clients.bot.read_budget: true (in the catalog, or llmstack:clients.bot.read_budget in the stack's "
+            "file)",
         )
     ]

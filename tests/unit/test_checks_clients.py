@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from infra.catalog import Severity
 from infra.catalog.models import Client
 from infra.checks import run_checks
 from infra.render import render_gateway_config
@@ -133,6 +134,7 @@ def test_rendered_clients_carry_variable_references_never_keys(ws: StackWorkspac
     assert section["clients"]["bot"] == {
         "key": f"os.environ/{Client.key_env('bot')}",
         "routes": ["simple", "balanced", "long-context", "vision"],
+        "read_budget": True,
     }
     assert section["clients"]["tools"]["daily_usd"] == 1.0
     assert Client.key_env("bot") == "LLMSTACK_CLIENT_BOT_KEY"
@@ -156,3 +158,49 @@ def test_no_bot_client_while_the_master_key_may_not_ask_for_completions(ws: Stac
     assert "add clients.bot" in finding.fix
     ws.catalog["gateway"]["master_key_completions"] = True
     assert not only(ws.findings(), "client-missing-bot")
+
+
+def test_an_admin_chat_whose_bot_cannot_read_the_budget_is_warned(ws: StackWorkspace) -> None:
+    del ws.catalog["clients"]["bot"]["read_budget"]
+    ws.config = {"llmstack:telegram": {"admin_chat_id": -100123}}
+    finding = one(ws.findings(), "client-bot-cannot-read-budget")
+    assert finding.severity is Severity.WARNING  # the stack works; only /spend answers with what to set
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == "clients.bot.read_budget"
+    assert finding.message == (
+        "the stack has an admin chat (telegram.admin_chat_id), but clients.bot has no read_budget: the gateway "
+        "refuses the bot's key on /budget (403), so /spend there shows no spend, only what to set"
+    )
+    assert finding.fix == (
+        "set clients.bot.read_budget: true (in the catalog, or llmstack:clients.bot.read_budget in the stack's file)"
+    )
+    # without an admin chat there is no /spend to serve
+    ws.config = {}
+    assert not only(ws.findings(), "client-bot-cannot-read-budget")
+
+
+def test_a_stack_turning_read_budget_off_is_pointed_at(ws: StackWorkspace) -> None:
+    ws.config = {
+        "llmstack:telegram": {"admin_chat_id": -100123},
+        "llmstack:clients": {"bot": {"read_budget": False}},
+    }
+    finding = one(ws.findings(), "client-bot-cannot-read-budget")
+    assert finding.location.file == "stacks/Pulumi.test.yaml"
+    assert finding.location.field == "config.llmstack:clients.bot.read_budget"
+
+
+def test_the_shipped_bot_reads_the_budget_and_only_it_renders_the_flag(ws: StackWorkspace) -> None:
+    ws.config = {"llmstack:telegram": {"admin_chat_id": -100123}}
+    result = ws.check()
+    assert result.spec is not None
+    assert not only(result.findings, "client-bot-cannot-read-budget")
+    clients = yaml.safe_load(render_gateway_config(result.spec))["llmstack_clients"]["clients"]
+    assert clients["bot"]["read_budget"] is True
+    assert "read_budget" not in clients["tools"]
+
+
+def test_a_read_budget_that_is_not_a_boolean_is_an_error(ws: StackWorkspace) -> None:
+    ws.catalog["clients"]["tools"]["read_budget"] = "yes please"
+    findings = ws.findings()
+    errors = [f for f in findings if f.is_error and f.location.field == "clients.tools.read_budget"]
+    assert errors, [f.format() for f in findings]
