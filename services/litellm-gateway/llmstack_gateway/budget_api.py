@@ -1,7 +1,14 @@
-"""``GET /budget`` and ``GET /metrics``: what the gateway spent and did, for the stack's operator (master key only).
+"""``GET /budget`` and ``GET /metrics``: what the gateway spent and did, for the stack's operator.
 
 Both read the budget counter (the one store every worker and replica shares), so any worker answers the same.
-``/metrics`` also needs the key: the gateway's domain is public, and spend and traffic are not for everyone.
+Who may read them (``clients.operator_route_refusal``, the rule the surface's guard applies too):
+
+* ``/budget``: the master key, or the key of a client whose catalog entry has ``read_budget: true`` (the bot, for
+  the admin chat's ``/spend``; issue 12). Another client's key gets 403 naming the setting, no key 401.
+* ``/metrics``: the master key only. Traffic, errors and latency per group and provider are for the operator's
+  scraper, and no client needs them: the figures a client may see are ``/budget``'s.
+
+Both need a key at all because the gateway's domain is public, and spend and traffic are not for everyone.
 
 H8 (issue 13) owns how the public app is assembled (``surface.py``): it should include ``router`` from here. Until
 it does, ``install_budget_routes`` puts these routes ahead of LiteLLM's, as ``endpoints.install_routes`` does for
@@ -16,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from litellm.proxy._types import LitellmUserRoles
 
 from llmstack_gateway import metrics
 from llmstack_gateway.auth import user_api_key_auth
+from llmstack_gateway.clients import BUDGET_PATH, caller_of, operator_route_refusal
 from llmstack_gateway.counter import CounterUnavailable
 
 if TYPE_CHECKING:
@@ -49,14 +56,21 @@ def day_summary(totals: DayTotals) -> dict[str, Any]:
     }
 
 
-async def _authorize(request: Request) -> None:
-    """The master key only: the same check as every route (auth.py, 401 without a known key), then the role.
+async def _refusal(request: Request, path: str) -> Response | None:
+    """The same check as every route (auth.py, 401 without a known key), then who may read ``path``: a 403 in the
+    shape the surface's guard answers (OpenAI's ``error.message``), or None when the caller may.
 
-    A client's key (issue 13, ``clients.py``) is a known key too, but spend and traffic are the operator's.
+    A client's key (issue 13, ``clients.py``) is a known key too: it reads ``/budget`` with ``read_budget`` only.
     """
-    caller = await user_api_key_auth(request, request.headers.get("authorization") or "")
-    if caller.user_role != LitellmUserRoles.PROXY_ADMIN:
-        raise HTTPException(status_code=403, detail="only the master key may read the budget and the metrics")
+    identity = await user_api_key_auth(request, request.headers.get("authorization") or "")
+    caller = caller_of(identity)
+    reason = (
+        "this request carries no client identity" if caller is None else operator_route_refusal(caller, path)
+    )
+    if reason is None:
+        return None
+    error = {"message": reason, "type": "permission_error", "code": "403"}
+    return JSONResponse({"error": error}, status_code=403)
 
 
 def _budget() -> Any:
@@ -66,9 +80,11 @@ def _budget() -> Any:
     return budget_hook
 
 
-@router.get("/budget")
+@router.get(BUDGET_PATH)
 async def budget_report(request: Request, days: int = Query(7, ge=1, le=MAX_DAYS)) -> Response:
-    await _authorize(request)
+    refused = await _refusal(request, BUDGET_PATH)
+    if refused is not None:
+        return refused
     hook = _budget()
     settings = hook.settings
     today, resets = settings.day()
@@ -103,7 +119,9 @@ async def budget_report(request: Request, days: int = Query(7, ge=1, le=MAX_DAYS
 
 @router.get("/metrics")
 async def prometheus_metrics(request: Request) -> Response:
-    await _authorize(request)
+    refused = await _refusal(request, "/metrics")
+    if refused is not None:
+        return refused
     hook = _budget()
     settings = hook.settings
     today, _ = settings.day()

@@ -8,6 +8,9 @@ from Secret Manager at deploy time), so rotating one is a new secret version and
 The pre-call hook here runs first among the callbacks (before route aliases are resolved): a client may ask only
 for the names its catalog entry lists (403 naming the route otherwise), and the master key, the operators' key,
 asks for completions only when the catalog's ``gateway.master_key_completions`` says so.
+
+The operator routes (``surface.OPERATOR_PATHS``) take the master key; ``operator_route_refusal`` says who else may
+read them: a client with ``read_budget`` may read ``GET /budget`` and nothing more (the bot's ``/spend``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Client:
     daily_usd: float | None = None
     #: its requests in any 60 seconds (client_rate.py); None is no limit
     requests_per_minute: int | None = None
+    #: may read ``GET /budget`` with its own key (the catalog's ``clients.<name>.read_budget``); no other
+    #: operator route
+    read_budget: bool = False
 
     def may_use(self, model: str) -> bool:
         return model in self.routes
@@ -131,8 +137,14 @@ def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> Cli
             raise ValueError(
                 f"client {name!r}: requests_per_minute must be a positive whole number, got {rate!r}"
             )
+        read_budget = entry.get("read_budget", False)
+        if not isinstance(read_budget, bool):
+            # the catalog types it; a hand-edited "false" (a string, so truthy) must not open /budget
+            raise ValueError(f"client {name!r}: read_budget must be true or false, got {read_budget!r}")
         routes = tuple(str(r) for r in entry.get("routes") or ())
-        client = Client(str(name), routes, share and float(share), None if rate is None else int(rate))
+        client = Client(
+            str(name), routes, share and float(share), None if rate is None else int(rate), read_budget
+        )
         clients[str(name)] = (client, environ.get(reference[len(_ENV_PREFIX) :], ""))
     return ClientRegistry(clients, master, master_key_completions=bool(section.get("master_key_completions")))
 
@@ -201,6 +213,29 @@ def refusal(caller: Client | None, model: str, master_key_completions: bool) -> 
     if caller.may_use(model):
         return None
     return f"client '{caller.name}' may not use route '{model}'; its routes: {', '.join(caller.routes) or 'none'}"
+
+
+#: the one operator route a client with ``read_budget`` may read (budget_api.py serves it)
+BUDGET_PATH = "/budget"
+
+
+def operator_route_refusal(caller: Client, path: str) -> str | None:
+    """Why this known caller may not read this operator route (the 403's message), or None when it may.
+
+    The master key reads every operator route; a client with ``read_budget`` reads ``/budget`` only: ``/metrics``
+    and ``/llmstack/routes`` stay the operator's (budget_api.py says why).
+    """
+    if caller is OPERATOR:
+        return None
+    if path.rstrip("/") == BUDGET_PATH:
+        if caller.read_budget:
+            return None
+        return (
+            f"client '{caller.name}' may not read the budget: set clients.{caller.name}.read_budget: true in the "
+            f"catalog (or llmstack:clients.{caller.name}.read_budget: true in the stack's file) and redeploy, "
+            "or read it with the master key"
+        )
+    return f"client '{caller.name}' may not use operator routes; they need the master key"
 
 
 def rate_window() -> RateWindow:

@@ -8,8 +8,9 @@ every provider, and ``GET /health``, which sends a real completion to every depl
 * clients (their own key): the completion APIs the budget serves (``endpoints.SERVED``, also without ``/v1``) and
   ``GET /v1/models``, which lists only the caller's routes;
 * anyone: ``/health/liveliness`` (and LiteLLM's spelling ``liveness``), ``/health/readiness``, ``/health/ready``;
-* operators (the master key only; a client key gets 403, no key 401): ``/budget``, ``/metrics`` and
-  ``/llmstack/routes``, which lists every route the app mounts and which of them answer.
+* operators (the master key; another client key gets 403, no key 401): ``/budget``, ``/metrics`` and
+  ``/llmstack/routes``, which lists every route the app mounts and which of them answer. A client whose catalog
+  entry has ``read_budget`` reads ``/budget`` too, and nothing else of these (``clients.operator_route_refusal``).
 
 A refused route is matched by the guard before LiteLLM's router sees it, so no LiteLLM handler, dependency or
 hook runs for it.
@@ -32,7 +33,8 @@ COMPLETION_PATHS = frozenset([*SERVED, *(path.removeprefix("/v1") for path in SE
 MODELS_PATHS = frozenset({"/v1/models", "/models"})
 #: never call a provider, need no key (Railway's health check uses /health/ready)
 HEALTH_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness", "/health/ready"})
-#: the master key only (llmstack_gateway/budget_api.py serves the first two). Exact paths: LiteLLM's own
+#: the master key (llmstack_gateway/budget_api.py serves the first two; a ``read_budget`` client may read
+#: ``/budget``: clients.operator_route_refusal). Exact paths: LiteLLM's own
 #: ``/budget/list``, ``/budget/settings``, ... are database-backed management routes and stay refused
 OPERATOR_PATHS = frozenset({"/budget", "/metrics", "/llmstack/routes"})
 ROUTES_PATH = "/llmstack/routes"
@@ -74,22 +76,19 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
 
 
-def operator_refusal(key: str) -> JSONResponse | None:
-    from llmstack_gateway.clients import OPERATOR, registry
+def operator_refusal(key: str, path: str) -> JSONResponse | None:
+    from llmstack_gateway.clients import operator_route_refusal, registry
 
     caller = registry().identify(key)
     if caller is None:
         return _error(401, "Invalid or missing API key", "401")
-    if caller is not OPERATOR:
-        return _error(
-            403, f"client '{caller.name}' may not use operator routes; they need the master key", "403"
-        )
-    return None
+    reason = operator_route_refusal(caller, path)
+    return None if reason is None else _error(403, reason, "403")
 
 
 class SurfaceGuard(BaseRoute):
     """Matches exactly the requests the surface refuses: unlisted routes (404) and operator routes without the
-    master key (401/403). Everything else falls through to the next route."""
+    master key or, for ``/budget``, a ``read_budget`` client's key (401/403). Everything else falls through."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
@@ -101,7 +100,7 @@ class SurfaceGuard(BaseRoute):
             return Match.FULL, {}
         if kind == "operator":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            if operator_refusal(key_from_headers(headers)) is not None:
+            if operator_refusal(key_from_headers(headers), scope["path"]) is not None:
                 return Match.FULL, {}
         return Match.NONE, {}
 
@@ -112,7 +111,7 @@ class SurfaceGuard(BaseRoute):
             return
         method, path = scope["method"], scope["path"]
         if kind_of(method, path) == "operator":
-            response = operator_refusal(key_from_headers(Request(scope).headers))
+            response = operator_refusal(key_from_headers(Request(scope).headers), path)
             if response is not None:
                 await response(scope, receive, send)
                 return

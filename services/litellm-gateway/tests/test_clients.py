@@ -17,6 +17,7 @@ from llmstack_gateway.clients import (
     OPERATOR_FIELD,
     ClientAccess,
     client_share,
+    operator_route_refusal,
     parse_registry,
 )
 from llmstack_gateway.counter import ClientShare
@@ -70,6 +71,56 @@ def test_a_config_from_before_clients_keeps_the_master_key_for_completions() -> 
     registry = parse_registry({}, ENV)
     assert registry.master_key_completions is True
     assert registry.identify(MASTER) is OPERATOR
+
+
+def test_read_budget_opens_budget_and_no_other_operator_route() -> None:
+    config = {
+        "llmstack_clients": {
+            **CONFIG["llmstack_clients"],
+            "clients": {**CONFIG["llmstack_clients"]["clients"]},
+        }
+    }
+    config["llmstack_clients"]["clients"]["bot"] = {
+        **config["llmstack_clients"]["clients"]["bot"],
+        "read_budget": True,
+    }
+    registry = parse_registry(config, ENV)
+    bot, tools = registry.identify(BOT), registry.identify(TOOLS)
+    assert bot is not None and tools is not None
+    assert (bot.read_budget, tools.read_budget) == (True, False)  # absent is false
+    for path in ("/budget", "/budget/"):
+        assert operator_route_refusal(bot, path) is None
+        assert operator_route_refusal(OPERATOR, path) is None
+    assert operator_route_refusal(tools, "/budget") == (
+        "client 'tools' may not read the budget: set clients.tools.read_budget: true in the catalog (or "
+        "llmstack:clients.tools.read_budget: true in the stack's file) and redeploy, or read it with the master key"
+    )
+    for path in ("/metrics", "/llmstack/routes"):
+        assert operator_route_refusal(OPERATOR, path) is None
+        for client in (bot, tools):
+            assert operator_route_refusal(client, path) == (
+                f"client '{client.name}' may not use operator routes; they need the master key"
+            )
+
+
+@pytest.mark.parametrize("value", ["false", "true", 1, None])
+def test_a_read_budget_that_is_not_a_boolean_is_refused(value: Any) -> None:
+    # the catalog types it (strict bool); a hand-edited config's string "false" would otherwise be truthy
+    config = {
+        "llmstack_clients": {
+            "clients": {
+                "bot": {
+                    "key": "os.environ/LLMSTACK_CLIENT_BOT_KEY",
+                    "routes": ["simple"],
+                    "read_budget": value,
+                }
+            }
+        }
+    }
+    with pytest.raises(
+        ValueError, match=re.escape(f"client 'bot': read_budget must be true or false, got {value!r}")
+    ):
+        parse_registry(config, ENV)
 
 
 def identity(**metadata: Any) -> Any:
