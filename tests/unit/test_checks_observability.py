@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from infra.catalog import Severity
 from tests.conftest import StackWorkspace, one, only
@@ -31,97 +34,160 @@ def test_a_good_section_has_no_finding(ws: StackWorkspace) -> None:
     assert result.spec.catalog.observability.langfuse is not None
 
 
-def test_unknown_key_gets_the_closest_one(ws: StackWorkspace) -> None:
+#: marks a key the case removes from the good section
+DELETE = object()
+
+
+@dataclass(frozen=True)
+class BadCase:
+    """One bad edit of the good section and the finding it must get."""
+
+    name: str
+    #: dotted path inside ``observability`` -> the value written there (or DELETE)
+    edit: dict[str, Any]
+    code: str
+    field: str
+    message: tuple[str, ...]
+    fix: tuple[str, ...] = ()
+    severity: Severity = Severity.ERROR
+    #: a part of a credential the case wrote, which no finding may print back
+    never_shown: str | None = None
+
+
+BAD_CASES = [
+    BadCase(
+        "unknown key gets the closest one",
+        {"otlp.headers_secret": DELETE, "otlp.header_secret": "OTLP-HEADERS"},
+        "unknown-key",
+        "observability.otlp.header_secret",
+        ("did you mean 'headers_secret'",),
+        ("endpoint, headers_secret",),
+    ),
+    BadCase(
+        "unknown top-level key",
+        {"langfuze": {}},
+        "unknown-key",
+        "observability.langfuze",
+        ("did you mean 'langfuse'",),
+    ),
+    BadCase(
+        "langfuse key pasted where the secret id belongs",
+        {"langfuse.public_key_secret": LANGFUSE_PUBLIC},
+        "literal-secret",
+        "observability.langfuse.public_key_secret",
+        ("looks like the Langfuse public key itself", f"{len(LANGFUSE_PUBLIC)} characters"),
+        ("pulumi config set --secret --path 'llmstack:secrets.<SECRET-ID>'",),
+        never_shown=LANGFUSE_PUBLIC[6:20],
+    ),
+    BadCase(
+        "otlp headers written out instead of a secret",
+        {"otlp.headers_secret": OTLP_HEADER_VALUE},
+        "literal-secret",
+        "observability.otlp.headers_secret",
+        ("looks like the OTLP headers itself",),
+        never_shown="B85YgLm96",
+    ),
+    BadCase(
+        "a secret id with forbidden characters",
+        {"langfuse.secret_key_secret": "langfuse.secret"},
+        "unsafe-name",
+        "observability.langfuse.secret_key_secret",
+        ("is not a Secret Manager secret id",),
+    ),
+    BadCase(
+        "endpoint that is not a url",
+        {"otlp.endpoint": "otel.example.com:4318"},
+        "invalid-url",
+        "observability.otlp.endpoint",
+        ("is not an http(s) URL with a host (got 'otel.example.com:4318')",),
+        ("https://otel.example.com:4318",),
+    ),
+    BadCase(
+        "langfuse host without a host",
+        {"langfuse.host": "https://"},
+        "invalid-url",
+        "observability.langfuse.host",
+        ("is not an http(s) URL with a host",),
+    ),
+    BadCase(
+        "credentials in the endpoint url",
+        {"otlp.endpoint": "https://user:hunter2hunter2@otel.example.com"},
+        "literal-secret",
+        "observability.otlp.endpoint",
+        ("carries credentials in the URL",),
+        ("remove the user:password@ part",),
+        never_shown="hunter2",
+    ),
+    BadCase(
+        "plain http to a public host is a warning",
+        {"otlp.endpoint": "http://otel.example.com:4318"},
+        "plain-http",
+        "observability.otlp.endpoint",
+        ("unencrypted to otel.example.com",),
+        severity=Severity.WARNING,
+    ),
+    BadCase(
+        "one secret for both langfuse keys",
+        {"langfuse.secret_key_secret": "LANGFUSE-PUBLIC"},
+        "duplicate-secret",
+        "observability.langfuse.secret_key_secret",
+        ("observability.langfuse.public_key_secret and observability.langfuse.secret_key_secret",),
+    ),
+    BadCase(
+        "a provider key secret reused for traces",
+        {"otlp.headers_secret": "ANTHROPIC-API"},
+        "duplicate-secret",
+        "observability.otlp.headers_secret",
+        ("providers.anthropic.api_key_secret and observability.otlp.headers_secret",),
+        ("the OTLP headers a Secret Manager secret of its own",),
+    ),
+    BadCase(
+        "missing langfuse key secret",
+        {"langfuse.secret_key_secret": DELETE},
+        "missing-key",
+        "observability.langfuse",
+        ("required key 'secret_key_secret' is missing",),
+        ("observability.langfuse",),
+    ),
+    BadCase(
+        "log_content must be a boolean",
+        {"log_content": "yes"},
+        "wrong-type",
+        "observability.log_content",
+        (),
+    ),
+]
+
+
+def edited(edit: dict[str, Any]) -> dict[str, Any]:
     section = good_section()
-    section["otlp"]["header_secret"] = section["otlp"].pop("headers_secret")
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "unknown-key")
-    assert finding.location.field == "observability.otlp.header_secret"
-    assert finding.location.file.endswith("catalog.yaml")
-    assert "did you mean 'headers_secret'" in finding.message
-    assert "endpoint, headers_secret" in finding.fix
+    for path, value in edit.items():
+        *parents, key = path.split(".")
+        target = section
+        for parent in parents:
+            target = target[parent]
+        if value is DELETE:
+            del target[key]
+        else:
+            target[key] = value
+    return section
 
 
-def test_unknown_top_level_key(ws: StackWorkspace) -> None:
-    ws.catalog["observability"] = {**good_section(), "langfuze": {}}
-    finding = one(ws.findings(), "unknown-key")
-    assert finding.location.field == "observability.langfuze"
-    assert "did you mean 'langfuse'" in finding.message
-
-
-def test_langfuse_key_pasted_where_the_secret_id_belongs(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["langfuse"]["public_key_secret"] = LANGFUSE_PUBLIC
-    ws.catalog["observability"] = section
+@pytest.mark.parametrize("case", BAD_CASES, ids=[case.name for case in BAD_CASES])
+def test_a_bad_section_gets_its_finding(ws: StackWorkspace, case: BadCase) -> None:
+    ws.catalog["observability"] = edited(case.edit)
     findings = ws.findings()
-    finding = one(findings, "literal-secret")
-    assert finding.location.field == "observability.langfuse.public_key_secret"
-    assert finding.location.line is not None
-    assert "looks like the Langfuse public key itself" in finding.message
-    assert f"{len(LANGFUSE_PUBLIC)} characters" in finding.message
-    assert "pulumi config set --secret --path 'llmstack:secrets.<SECRET-ID>'" in finding.fix
-    # the value is never printed back, by this check or any other
-    assert not any(LANGFUSE_PUBLIC[6:20] in f.format() for f in findings)
-
-
-def test_otlp_headers_written_out_instead_of_a_secret(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["otlp"]["headers_secret"] = OTLP_HEADER_VALUE
-    ws.catalog["observability"] = section
-    findings = ws.findings()
-    finding = one(findings, "literal-secret")
-    assert finding.location.field == "observability.otlp.headers_secret"
-    assert "looks like the OTLP headers itself" in finding.message
-    assert not any("B85YgLm96" in f.format() for f in findings)
-
-
-def test_a_secret_id_with_forbidden_characters(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["langfuse"]["secret_key_secret"] = "langfuse.secret"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "unsafe-name")
-    assert finding.location.field == "observability.langfuse.secret_key_secret"
-    assert "is not a Secret Manager secret id" in finding.message
-
-
-def test_endpoint_that_is_not_a_url(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["otlp"]["endpoint"] = "otel.example.com:4318"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "invalid-url")
-    assert finding.severity is Severity.ERROR
-    assert finding.location.field == "observability.otlp.endpoint"
-    assert "is not an http(s) URL with a host (got 'otel.example.com:4318')" in finding.message
-    assert "https://otel.example.com:4318" in finding.fix
-
-
-def test_langfuse_host_without_a_host(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["langfuse"]["host"] = "https://"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "invalid-url")
-    assert finding.location.field == "observability.langfuse.host"
-
-
-def test_credentials_in_the_endpoint_url(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["otlp"]["endpoint"] = "https://user:hunter2hunter2@otel.example.com"
-    ws.catalog["observability"] = section
-    findings = ws.findings()
-    finding = one(findings, "literal-secret")
-    assert finding.location.field == "observability.otlp.endpoint"
-    assert "carries credentials in the URL" in finding.message
-    assert "remove the user:password@ part" in finding.fix
-    assert not any("hunter2" in f.format() for f in findings)
-
-
-def test_plain_http_to_a_public_host_is_a_warning(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["otlp"]["endpoint"] = "http://otel.example.com:4318"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "plain-http")
-    assert finding.severity is Severity.WARNING
-    assert "unencrypted to otel.example.com" in finding.message
+    finding = one(findings, case.code)
+    assert finding.severity is case.severity
+    assert finding.location.field == case.field
+    assert finding.location.file.endswith("catalog.yaml") and finding.location.line is not None
+    for part in case.message:
+        assert part in finding.message
+    for part in case.fix:
+        assert part in finding.fix
+    if case.never_shown is not None:
+        # the value is never printed back, by this check or any other
+        assert not any(case.never_shown in f.format() for f in findings)
 
 
 def test_plain_http_on_the_private_network_is_fine(ws: StackWorkspace) -> None:
@@ -130,41 +196,6 @@ def test_plain_http_on_the_private_network_is_fine(ws: StackWorkspace) -> None:
     section["langfuse"]["host"] = "http://127.0.0.1:3000"
     ws.catalog["observability"] = section
     assert not only(ws.findings(), "plain-http")
-
-
-def test_one_secret_for_both_langfuse_keys(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["langfuse"]["secret_key_secret"] = "LANGFUSE-PUBLIC"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "duplicate-secret")
-    assert finding.location.field == "observability.langfuse.secret_key_secret"
-    assert "observability.langfuse.public_key_secret and observability.langfuse.secret_key_secret" in (
-        finding.message
-    )
-
-
-def test_a_provider_key_secret_reused_for_traces(ws: StackWorkspace) -> None:
-    section = good_section()
-    section["otlp"]["headers_secret"] = "ANTHROPIC-API"
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "duplicate-secret")
-    assert "providers.anthropic.api_key_secret and observability.otlp.headers_secret" in finding.message
-    assert "the OTLP headers a Secret Manager secret of its own" in finding.fix
-
-
-def test_missing_langfuse_key_secret(ws: StackWorkspace) -> None:
-    section = good_section()
-    del section["langfuse"]["secret_key_secret"]
-    ws.catalog["observability"] = section
-    finding = one(ws.findings(), "missing-key")
-    assert "required key 'secret_key_secret' is missing" in finding.message
-    assert "observability.langfuse" in finding.fix
-
-
-def test_log_content_must_be_a_boolean(ws: StackWorkspace) -> None:
-    ws.catalog["observability"] = {**good_section(), "log_content": "yes"}
-    finding = one(ws.findings(), "wrong-type")
-    assert finding.location.field == "observability.log_content"
 
 
 def test_a_stack_overlays_the_section_and_findings_point_at_the_stack_file(ws: StackWorkspace) -> None:
