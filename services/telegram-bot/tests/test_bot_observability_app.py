@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from bot_harness import ALERTS_SECRET, RunningBot, bot_settings, message, start_bot, wait_for
+from bot_harness import ALERTS_SECRET, GATEWAY_KEY, RunningBot, bot_settings, message, start_bot, wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from test_observability import BUDGET
+from test_observability import BUDGET, GUARD_REFUSAL
 
 from infra.simulator.loopback import serve
 from infra.simulator.telegram import FakeTelegram
@@ -99,12 +99,15 @@ def test_telegram_errors_are_counted(bot: RunningBot, telegram: FakeTelegram) ->
     assert got[key] == 1
 
 
-def budget_handler(seen: list[str]) -> type[BaseHTTPRequestHandler]:
+def budget_handler(seen: list[str], readers: set[str]) -> type[BaseHTTPRequestHandler]:
+    """/budget as the gateway answers it: 200 for a key that may read it, else 403 with the surface guard's body
+    (llmstack_gateway/surface.py; its message from clients.operator_route_refusal)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(self.headers.get("authorization", ""))
-            ok = self.headers.get("authorization") == "Bearer sk-operator"
-            payload = json.dumps(BUDGET if ok else {"detail": "only the master key"}).encode()
+            ok = self.headers.get("authorization") in {f"Bearer {key}" for key in readers}
+            payload = json.dumps(BUDGET if ok else GUARD_REFUSAL).encode()
             self.send_response(200 if ok else 403)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
@@ -121,26 +124,30 @@ def admin_message(update_id: int, text: str) -> dict[str, Any]:
     return message(update_id, USER, text, chat={"id": ADMIN_GROUP, "type": "supergroup", "title": "ops"})
 
 
-def test_spend_in_the_admin_chat(
-    tmp_path: Path, telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_spend_in_the_admin_chat(tmp_path: Path, telegram: FakeTelegram) -> None:
     seen: list[str] = []
-    with serve(budget_handler(seen)) as server:
+    readers: set[str] = set()  # the gateway's read_budget: off, then on
+    with serve(budget_handler(seen, readers)) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         running = start_bot(
             bot_settings(f"sqlite:///{tmp_path / 'b.db'}", telegram, url, admin_chat_id=ADMIN_GROUP)
         )
         try:
-            running.post(admin_message(701, "/spend"))  # SPEND_API_KEY not set: says how to turn it on
+            running.post(admin_message(701, "/spend"))  # the bot client lacks read_budget: says what to set
             wait_for(lambda: bool(telegram.sent(ADMIN_GROUP)))
-            assert "SPEND_API_KEY is not set" in telegram.sent(ADMIN_GROUP)[-1]["text"]
-            monkeypatch.setenv("SPEND_API_KEY", "sk-operator")
+            refused = telegram.sent(ADMIN_GROUP)[-1]["text"]
+            assert refused.startswith(
+                "Spend is not available: the gateway does not let the bot's key read /budget"
+            )
+            assert "set clients.bot.read_budget: true in the catalog" in refused
+            readers.add(GATEWAY_KEY)
             running.post(admin_message(702, "/spend"))
             wait_for(lambda: len(telegram.sent(ADMIN_GROUP)) == 2)
             text = telegram.sent(ADMIN_GROUP)[-1]["text"]
             assert "spent $0.5000 of $2 (25% of the cap)" in text
             assert "2026-11-30" in text
-            assert seen == ["Bearer sk-operator"]
+            # the bot's own client key both times: it holds no other
+            assert seen == [f"Bearer {GATEWAY_KEY}"] * 2
             running.post(message(703, USER, "/spend"))  # a private chat is not the admin chat
             wait_for(lambda: bool(telegram.sent(USER)))
             assert telegram.sent(USER)[-1]["text"] == "/spend works in the admin chat only."

@@ -224,18 +224,56 @@ def budget_server(
 def test_fetch_budget_sends_the_key_and_reads_the_answer() -> None:
     seen: list[dict[str, str]] = []
     with serve(budget_server(200, BUDGET, seen)) as server:
-        body = asyncio.run(fetch_budget(f"http://127.0.0.1:{server.server_address[1]}", "sk-master"))
+        body = asyncio.run(fetch_budget(f"http://127.0.0.1:{server.server_address[1]}", "sk-bot-client"))
     assert body == BUDGET
-    assert seen == [{"path": "/budget?days=7", "authorization": "Bearer sk-master"}]
+    assert seen == [{"path": "/budget?days=7", "authorization": "Bearer sk-bot-client"}]
 
 
-def test_fetch_budget_refused_for_a_client_key_says_what_it_needs() -> None:
-    refusal = {"detail": "only the master key may read the budget and the metrics"}
+#: the gateway's 403 for a client without read_budget (llmstack_gateway/budget_api.py ``_refusal``, the surface
+#: guard's shape, with clients.operator_route_refusal's message)
+GUARD_REFUSAL = {
+    "error": {
+        "message": "client 'bot' may not read the budget: set clients.bot.read_budget: true in the catalog (or "
+        "llmstack:clients.bot.read_budget: true in the stack's file) and redeploy, or read it with the master key",
+        "type": "permission_error",
+        "code": "403",
+    }
+}
+
+
+def refusal_of(status: int, body: dict[str, Any]) -> str:
     with (
-        serve(budget_server(403, refusal, [])) as server,
-        pytest.raises(SpendUnavailable, match=r"refused SPEND_API_KEY \(403\): /budget needs the master key"),
+        serve(budget_server(status, body, [])) as server,
+        pytest.raises(SpendUnavailable) as caught,
     ):
         asyncio.run(fetch_budget(f"http://127.0.0.1:{server.server_address[1]}", "sk-bot-client"))
+    return str(caught.value)
+
+
+def test_fetch_budget_refused_passes_on_what_the_gateway_says_to_set() -> None:
+    assert refusal_of(403, GUARD_REFUSAL) == (
+        "the gateway does not let the bot's key read /budget (403: client 'bot' may not read the budget: set "
+        "clients.bot.read_budget: true in the catalog (or llmstack:clients.bot.read_budget: true in the stack's "
+        "file) and redeploy, or read it with the master key)"
+    )
+
+
+def test_fetch_budget_refused_by_a_gateway_that_names_no_setting_still_says_what_to_set() -> None:
+    # a gateway from before read_budget: budget_api.py's HTTPException for every client key
+    older = {"detail": "only the master key may read the budget and the metrics"}
+    assert refusal_of(403, older) == (
+        "the gateway does not let the bot's key read /budget (403: only the master key may read the budget and "
+        "the metrics); set clients.bot.read_budget: true in the catalog (or llmstack:clients.bot.read_budget: "
+        "true in the stack's file) and redeploy"
+    )
+
+
+def test_fetch_budget_with_a_key_the_gateway_does_not_know() -> None:
+    unknown = {"error": {"message": "Invalid or missing API key", "type": "auth_error", "code": "401"}}
+    assert refusal_of(401, unknown) == (
+        "the gateway does not know the bot's key (401): GATEWAY_API_KEY must be the bot client's key "
+        "(LLMSTACK_CLIENT_BOT_KEY)"
+    )
 
 
 def test_fetch_budget_when_the_gateway_is_down() -> None:

@@ -1,9 +1,10 @@
 """``/spend`` in the admin chat: the gateway's ``GET /budget`` (today against the cap, the split, the last days).
 
-``GET /budget`` answers the master key only (``llmstack_gateway/budget_api.py``): a client key, such as the bot's
-own (issue 13, ``clients:``), gets 403. The bot therefore reads it with ``SPEND_API_KEY``, a separate variable the
-operator sets only if the admin chat should see spend; without it ``/spend`` says so instead of asking with the
-bot's key. The bot's ordinary key never becomes an operator's.
+The bot reads it with its own client key, ``GATEWAY_API_KEY`` (issue 13: never the master key). The gateway
+(``llmstack_gateway/budget_api.py``) answers that key when the catalog gives the bot ``clients.bot.read_budget:
+true``, read-only and nothing more; without it the answer is 403 naming the setting, and ``/spend`` passes that on
+to the admin. There is no separate spend key: the only other key ``/budget`` takes is the master key, which the
+bot must not hold.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ BAR_WIDTH = 20
 DAYS = 7
 
 
+#: what the admin sets when the gateway refuses the bot's key (the catalog client the program gives the bot's key to)
+READ_BUDGET_FIX = (
+    "set clients.bot.read_budget: true in the catalog (or llmstack:clients.bot.read_budget: true in the stack's "
+    "file) and redeploy"
+)
+
+
 class SpendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
-    #: the key ``GET /budget`` accepts (the gateway's master key); empty: /spend is off
-    spend_api_key: str = ""
     spend_timeout_s: float = 10.0
 
 
@@ -48,14 +54,34 @@ async def fetch_budget(
             )
     except httpx.HTTPError as exc:
         raise SpendUnavailable(f"the gateway did not answer ({type(exc).__name__})") from exc
-    if response.status_code in (401, 403):
+    if response.status_code == 403:
+        # the gateway names the client its key belongs to and the setting (clients.operator_route_refusal)
+        reason = _gateway_reason(response)
+        fix = "" if "read_budget" in reason else f"; {READ_BUDGET_FIX}"
+        raise SpendUnavailable(f"the gateway does not let the bot's key read /budget (403: {reason}){fix}")
+    if response.status_code == 401:
         raise SpendUnavailable(
-            f"the gateway refused SPEND_API_KEY ({response.status_code}): /budget needs the master key"
+            "the gateway does not know the bot's key (401): GATEWAY_API_KEY must be the bot client's key "
+            "(LLMSTACK_CLIENT_BOT_KEY)"
         )
     if response.status_code != 200:
         raise SpendUnavailable(f"the gateway answered {response.status_code}: {response.text[:200]}")
     body: dict[str, Any] = response.json()
     return body
+
+
+def _gateway_reason(response: httpx.Response) -> str:
+    """The refusal's message: ``{"error": {"message": ...}}`` as the gateway answers (budget_api.py, surface.py);
+    ``{"detail": ...}`` as a gateway from before ``read_budget`` did; else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail or body)[:200]
 
 
 def _bar(value: float, cap: float) -> str:
@@ -96,17 +122,9 @@ async def spend(message: Message, ctx: BotContext, replies: Replies) -> None:
     if settings.admin_chat_id is None or message.chat.id != settings.admin_chat_id:
         await replies.send(message.chat.id, "/spend works in the admin chat only.")
         return
-    spend_settings = SpendSettings()
-    if not spend_settings.spend_api_key:
-        await replies.send(
-            message.chat.id,
-            "/spend is off: the gateway's /budget needs its master key, and SPEND_API_KEY is not set for the bot. "
-            "Use llmstack spend --stack <name> instead.",
-        )
-        return
     try:
         body = await fetch_budget(
-            settings.gateway_base_url, spend_settings.spend_api_key, timeout_s=spend_settings.spend_timeout_s
+            settings.gateway_base_url, settings.gateway_api_key, timeout_s=SpendSettings().spend_timeout_s
         )
     except SpendUnavailable as exc:
         await replies.send(message.chat.id, f"Spend is not available: {exc}")
