@@ -1,19 +1,25 @@
 """Client keys through the real proxy: each key works for its own routes only, unknown keys are 401, the master key
-is for operators, /v1/models lists the caller's routes, and a rotated key stops working after the restart."""
+is for operators, /v1/models lists the caller's routes, a rotated key stops working after the restart, and a client
+with read_budget (the bot) reads GET /budget, so the bot's /spend shows the gateway's numbers with its own key."""
 
 from __future__ import annotations
 
+import html
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from infra.catalog.models import Client
-from infra.localgateway import LocalGateway
+from infra.localgateway import LocalBot, LocalGateway
 from infra.render import render_gateway_config, with_in_memory_counter
 from infra.simulator import ProviderSimulator
+from infra.simulator.telegram import FakeTelegram
 from tests.integration.conftest import (
     MASTER_KEY,
     PROVIDER_ENV,
@@ -219,3 +225,162 @@ def test_a_client_over_its_rate_gets_429_with_retry_after_while_the_other_goes_o
             assert reserved and all(int(budget.client.get(k) or 0) == 0 for k in reserved)
     finally:
         budget.forget()
+
+
+# -- GET /budget with a client key (clients.<name>.read_budget; issue 12: the bot's /spend) --------------------
+def budget_of(gateway: LocalGateway, key: str | None, path: str = "/budget") -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}".strip()} if key is not None else {}
+    return httpx.get(f"{gateway.url}{path}", params={"days": 3}, headers=headers, timeout=30)
+
+
+def settled_budget(gateway: LocalGateway) -> dict[str, Any]:
+    """The master key's /budget once no request holds anything (a hold settles just after its answer is sent)."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = budget_of(gateway, MASTER_KEY)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["held_usd"] == 0 or time.monotonic() > deadline:
+            assert body["held_usd"] == 0, body
+            return body
+        time.sleep(0.2)
+
+
+def spend_something(gateway: LocalGateway) -> None:
+    """Enough spend that /spend's four decimals show it: ~1000 input tokens at claude-sonnet's $3/Mtok, per client."""
+    for name in ("bot", "tools"):
+        response = chat(gateway, "balanced", key=KEYS[name], max_tokens=8, messages=[BIG_QUESTION])
+        assert response.status_code == 200, response.text
+
+
+BIG_QUESTION = {"role": "user", "content": "x" * 4000}
+READ_BUDGET_REFUSAL = (
+    "client 'tools' may not read the budget: set clients.tools.read_budget: true in the catalog (or "
+    "llmstack:clients.tools.read_budget: true in the stack's file) and redeploy, or read it with the master key"
+)
+
+
+def test_a_read_budget_clients_key_reads_the_same_budget_as_the_master_key(gateway: LocalGateway) -> None:
+    assert SPEC.catalog.clients["bot"].read_budget and not SPEC.catalog.clients["tools"].read_budget
+    spend_something(gateway)
+    master = settled_budget(gateway)
+    response = budget_of(gateway, KEYS["bot"])
+    assert response.status_code == 200, response.text
+    assert response.json() == master
+    assert master["spent_usd"] > 0 and {"bot", "tools"} <= set(master["by_client"])
+
+
+def test_a_client_without_read_budget_gets_403_naming_the_setting(gateway: LocalGateway) -> None:
+    refused = budget_of(gateway, KEYS["tools"])
+    assert refused.status_code == 403, refused.text
+    assert error_message(refused) == READ_BUDGET_REFUSAL
+    for key in (None, "", "sk-client-" + "0" * 32, KEYS["bot"] + "x"):
+        assert budget_of(gateway, key).status_code == 401, key
+
+
+def test_read_budget_opens_nothing_else(gateway: LocalGateway, simulator: ProviderSimulator) -> None:
+    bot = {"Authorization": f"Bearer {KEYS['bot']}"}
+    for path in ("/metrics", "/llmstack/routes"):
+        refused = httpx.get(f"{gateway.url}{path}", headers=bot, timeout=30)
+        assert refused.status_code == 403, (path, refused.text)
+        assert error_message(refused) == "client 'bot' may not use operator routes; they need the master key"
+        assert budget_of(gateway, MASTER_KEY, path).status_code == 200
+    # LiteLLM's own spend and management routes stay outside the surface (404), whatever the key
+    for method, path in (
+        ("GET", "/budget/list"),
+        ("POST", "/budget/new"),
+        ("GET", "/spend/logs"),
+        ("GET", "/global/spend/report"),
+        ("POST", "/key/generate"),
+    ):
+        response = httpx.request(method, f"{gateway.url}{path}", headers=bot, json={}, timeout=30)
+        assert response.status_code == 404, (method, path, response.text)
+    # and completions only for its routes: a group it was not given is still 403 naming it
+    refused = chat(gateway, "gpt-4o", key=KEYS["bot"])
+    assert refused.status_code == 403, refused.text
+    assert "client 'bot' may not use route 'gpt-4o'" in error_message(refused)
+    assert simulator.requests() == []
+
+
+# -- the bot's /spend against the real gateway, with the bot's own client key ----------------------------------
+BOT_TOKEN = "123456789:" + "S" * 35
+ADMIN = 6001
+
+
+def spend_reply(gateway: LocalGateway, tmp_path: Path) -> str:
+    """A real bot (GATEWAY_API_KEY: the bot client's key, as the program sets it) asked /spend in its admin chat."""
+    telegram = FakeTelegram(BOT_TOKEN)
+    secret = secrets.token_urlsafe(32)
+    with telegram.running():
+        bot = LocalBot(
+            {
+                "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+                "TELEGRAM_WEBHOOK_SECRET": secret,
+                "TELEGRAM_API_BASE": telegram.api_base,
+                "ALERTS_SECRET": secrets.token_urlsafe(32),
+                "GATEWAY_BASE_URL": gateway.url,
+                "GATEWAY_API_KEY": KEYS["bot"],
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+                "ALLOWED_USER_IDS": str(ADMIN),
+                "ADMIN_CHAT_ID": str(ADMIN),  # a private chat's id is its user's
+                "BIND_HOST": "127.0.0.1",
+            }
+        )
+        with bot.running():
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "text": "/spend",
+                    "from": {"id": ADMIN, "is_bot": False, "first_name": "admin"},
+                    "chat": {"id": ADMIN, "type": "private"},
+                },
+            }
+            response = httpx.post(
+                f"{bot.url}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            deadline = time.monotonic() + 60
+            while not telegram.sent(ADMIN) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        sent = telegram.sent(ADMIN)
+    assert len(sent) == 1, sent
+    return html.unescape(str(sent[0]["text"]))
+
+
+def test_the_bots_spend_shows_the_gateways_numbers_with_its_own_key(
+    gateway: LocalGateway, tmp_path: Path
+) -> None:
+    spend_something(gateway)
+    master = settled_budget(gateway)
+    text = spend_reply(gateway, tmp_path)
+    assert settled_budget(gateway) == master  # nothing changed while the bot read it
+    assert text.startswith("<b>Spend</b>\n<pre>"), text
+    assert f"spent ${master['spent_usd']:.4f} of ${master['cap_usd']:g}" in text, text
+    for section in ("by_group", "by_provider", "by_client"):
+        for name, amount in master[section].items():
+            assert f"  {name:<16} ${amount:.4f}" in text, (section, name, text)
+    assert f"{master['requests']} request(s)" in text
+
+
+def test_the_bots_spend_says_what_to_set_when_its_client_cannot_read_the_budget(
+    simulator: ProviderSimulator, tmp_path: Path
+) -> None:
+    spec = with_in_memory_counter(
+        stack_spec("prod", budget={"daily_usd": 50}, clients={"bot": {"read_budget": False}})
+    )
+    assert not spec.catalog.clients["bot"].read_budget
+    config = render_gateway_config(spec, simulator.api_bases(), master_key_completions=False)
+    with LocalGateway(config, MASTER_KEY, env={**PROVIDER_ENV, **client_env(KEYS)}).running() as gateway:
+        refused = budget_of(gateway, KEYS["bot"])
+        assert refused.status_code == 403, refused.text
+        text = spend_reply(gateway, tmp_path)
+    assert text == (
+        "Spend is not available: the gateway does not let the bot's key read /budget (403: client 'bot' may not "
+        "read the budget: set clients.bot.read_budget: true in the catalog (or llmstack:clients.bot.read_budget: "
+        "true in the stack's file) and redeploy, or read it with the master key)"
+    )
