@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from llmstack_gateway.endpoints import SERVED, refusal_text
+from llmstack_gateway.framework_spans import quiet_framework_spans
 
 #: completions, as clients call them (LiteLLM routes them with and without the ``/v1`` prefix)
 COMPLETION_PATHS = frozenset([*SERVED, *(path.removeprefix("/v1") for path in SERVED)])
@@ -178,6 +179,7 @@ def install_surface() -> None:
     routes = proxy.app.router.routes
     if any(isinstance(route, SurfaceGuard) for route in routes):
         return
+    quiet_framework_spans(proxy.app)
 
     async def inventory(request: Request) -> Response:
         # read at request time: LiteLLM re-sorts the table and adds lazily loaded features' routes later
