@@ -1,5 +1,6 @@
 """What the gateway spends and does, through the real proxy (two workers, the counter in the machine's Redis)
-against the provider simulator: a JSON record per request, ``GET /budget``, ``GET /metrics`` and `llmstack spend`."""
+against the provider simulator: a JSON record per request, ``GET /budget``, ``GET /metrics`` and `llmstack spend`;
+the prompt and the answer in the records only with the catalog's ``observability.log_content`` on."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from infra.localgateway import LocalGateway
 from infra.simulator import ProviderSimulator
 from tests.integration.conftest import (
     MASTER_KEY,
+    PROVIDER_ENV,
     REDIS,
     RedisBudget,
     chat,
@@ -39,18 +41,28 @@ SPEC = stack_spec(
 )
 RECORDS = '"llmstack_gateway.records.request_records"'
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+RECORD_START = '{"event":"llmstack.request"'
 
 
 class Gateway:
     """The running gateway, its log (where the records are) and its counter."""
 
-    def __init__(self, gateway: LocalGateway, budget: RedisBudget, clock: Path) -> None:
+    def __init__(self, gateway: LocalGateway, budget: RedisBudget, clock: Path | None = None) -> None:
         self.gateway, self.budget, self.clock = gateway, budget, clock
         self.url = gateway.url
 
+    def lines(self) -> list[str]:
+        """The record lines as the gateway wrote them."""
+        return [line for line in self.gateway.log_tail(100_000).splitlines() if line.startswith(RECORD_START)]
+
     def records(self) -> list[dict[str, Any]]:
-        lines = self.gateway.log_tail(100_000).splitlines()
-        return [json.loads(line) for line in lines if line.startswith('{"event":"llmstack.request"')]
+        return [json.loads(line) for line in self.lines()]
+
+    def line(self, request_id: str) -> str:
+        """The one record line of a request, as written (its ``request_id`` is the ``x-litellm-call-id``)."""
+        self.record(request_id)
+        (found,) = [line for line in self.lines() if f'"request_id":"{request_id}"' in line]
+        return found
 
     def record(self, request_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -293,3 +305,129 @@ def test_refusal_message_is_unchanged_by_the_records(running: Gateway) -> None:
     refused = chat(running.gateway, "claude-sonnet", max_tokens=8192, n=1000)
     assert refused.status_code == 429
     assert "cannot cover this request" in error_message(refused)
+
+
+# -- content (issue 12: "never the prompt or the answer unless the catalog says so") -------------------------
+
+#: the catalog's observability.log_content on, no exporter: only the records carry content
+CONTENT_SPEC = stack_spec(
+    "dev",
+    gateway={"workers": 1, "shared_state": "redis"},
+    budget={"daily_usd": 5, "timezone": "UTC"},
+    observability={"log_content": True},
+)
+
+
+@pytest.fixture(scope="module")
+def content_on(simulator: ProviderSimulator) -> Iterator[Gateway]:
+    prefix = f"llmstack-test-{uuid.uuid4().hex[:12]}"
+    gateway = start_gateway(
+        CONTENT_SPEC,
+        simulator,
+        env={"REDIS_HOST": REDIS["host"], "REDIS_PORT": str(REDIS["port"]), "BUDGET_KEY_PREFIX": prefix},
+    )
+    assert "turn_off_message_logging: false" in gateway.config_text
+    gateway.startup_timeout_s = 300
+    budget = RedisBudget(prefix)
+    try:
+        with gateway.running():
+            yield Gateway(gateway, budget)
+    finally:
+        budget.forget()
+
+
+def sse_data(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    for line in response.iter_lines():
+        if line.startswith("data: {"):
+            yield json.loads(line[len("data: ") :])
+
+
+def content_calls(url: str, prompt: str) -> dict[str, tuple[str, str]]:
+    """Chat completions and Anthropic messages, plain and streamed, each asked ``prompt``: per call, its request
+    id and the answer's text as the client received it."""
+    calls: dict[str, tuple[str, str]] = {}
+    chat_body = {"model": "gemini-flash", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
+    plain = httpx.post(f"{url}/v1/chat/completions", json=chat_body, headers=AUTH, timeout=60)
+    assert plain.status_code == 200, plain.text
+    calls["chat"] = plain.headers["x-litellm-call-id"], plain.json()["choices"][0]["message"]["content"]
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json={**chat_body, "stream": True}, headers=AUTH, timeout=60
+    ) as streamed:
+        assert streamed.status_code == 200
+        text = "".join(
+            choice["delta"].get("content") or ""
+            for event in sse_data(streamed)
+            for choice in event["choices"]
+        )
+        calls["chat stream"] = streamed.headers["x-litellm-call-id"], text
+    messages_body = {
+        "model": "claude-sonnet",
+        "system": "answer briefly",
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 16,
+    }
+    plain = httpx.post(f"{url}/v1/messages", json=messages_body, headers=AUTH, timeout=60)
+    assert plain.status_code == 200, plain.text
+    calls["messages"] = plain.headers["x-litellm-call-id"], plain.json()["content"][0]["text"]
+    with httpx.stream(
+        "POST", f"{url}/v1/messages", json={**messages_body, "stream": True}, headers=AUTH, timeout=60
+    ) as streamed:
+        assert streamed.status_code == 200
+        text = "".join(
+            event["delta"].get("text") or ""
+            for event in sse_data(streamed)
+            if event.get("type") == "content_block_delta"
+        )
+        calls["messages stream"] = streamed.headers["x-litellm-call-id"], text
+    for name, (_, answer) in calls.items():
+        assert "simulated answer" in answer, (
+            name,
+            answer,
+        )  # the simulator's text (infra/simulator/answer.py)
+    return calls
+
+
+def no_key_in_any_line(gateway: Gateway) -> None:
+    lines = gateway.lines()
+    assert lines
+    for secret in (MASTER_KEY, PROVIDER_ENV["ANTHROPIC_API_KEY"]):
+        assert not [line for line in lines if secret in line]
+
+
+def test_content_off_no_prompt_or_answer_in_any_record(running: Gateway) -> None:
+    prompt = f"zebra-prompt-{uuid.uuid4().hex}"
+    assert "turn_off_message_logging: true" in running.gateway.config_text
+    for name, (request_id, answer) in content_calls(running.url, prompt).items():
+        line = running.line(request_id)
+        assert prompt not in line and answer not in line and "simulated answer" not in line, name
+        assert '"content"' not in line and "answer briefly" not in line, name
+    no_key_in_any_line(running)
+
+
+def test_content_on_the_input_and_the_answer_in_every_record(content_on: Gateway) -> None:
+    prompt = f"zebra-prompt-{uuid.uuid4().hex}"
+    for name, (request_id, answer) in content_calls(content_on.url, prompt).items():
+        line = content_on.line(request_id)
+        assert len(line.encode()) < 4096, name
+        content = json.loads(line)["content"]
+        sent = json.loads(content["input"])
+        assert sent["messages"] == [{"role": "user", "content": prompt}], name
+        if name.startswith("messages"):
+            assert sent["system"] == "answer briefly"
+        assert content["answer"] == answer, name
+        assert "cut" not in content, name
+    no_key_in_any_line(content_on)
+
+
+def test_content_on_a_huge_prompt_is_cut_and_says_so(content_on: Gateway) -> None:
+    prompt = "zebra " * 20_000
+    response = chat(
+        content_on.gateway, "gemini-flash", max_tokens=8, messages=[{"role": "user", "content": prompt}]
+    )
+    assert response.status_code == 200, response.text
+    line = content_on.line(response.headers["x-litellm-call-id"])
+    assert len(line.encode()) <= 4096
+    content = json.loads(line)["content"]
+    assert content["input"].startswith('{"messages":[{"role":"user","content":"zebra zebra')
+    assert content["cut"]["input"] > len(prompt) and "answer" not in content["cut"]
+    assert "simulated answer" in content["answer"]

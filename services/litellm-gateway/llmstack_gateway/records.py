@@ -9,72 +9,50 @@ Listed after the budget hook, so each of our hooks runs once the budget has sett
   (``streaming.StreamMeter``, priced at the deployment that served);
 * a refusal (429 from the budget), a failure and a client gone before the answer (499) in
   ``async_post_call_failure_hook``;
-* each deployment attempt starts with ``log_pre_api_call`` (LiteLLM's ``Logging.pre_call``, once per provider
-  call, with the request's call id); a failed one then gets ``async_log_failure_event``, but only the first
-  failure of a request does (measured on 1.108.7: a fallback that fails too logs nothing, the logging object has
-  already logged its failure). A failed fallback's outcome is then read from the error LiteLLM raises, whose text
-  says "Fallback to <group> also failed: litellm.<ErrorClass>" (``router_utils/common_utils.py``,
-  ``format_fallback_outcome_message``).
+* each deployment attempt (``attempts.py``) starts with ``log_pre_api_call`` and may fail in
+  ``async_log_failure_event``.
 
-Never written: the prompt, the answer, any header (the request's ``Authorization`` is in ``proxy_server_request``).
-The request id is LiteLLM's call id, the ``x-litellm-call-id`` header the client got.
+The record is assembled in ``request_record.py``; the prompt and the answer go into it only when the catalog's
+``observability.log_content`` is on (``content.py``), and the line stays within ``content.PIPE_BUF`` either way.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
-import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmstack_gateway import metrics
+from llmstack_gateway.attempts import Attempts, status_of
 from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, DailyBudget, budget_hook
 from llmstack_gateway.budget_api import install_budget_routes
 from llmstack_gateway.clients import caller_of
+from llmstack_gateway.content import (
+    PIPE_BUF,
+    AnswerText,
+    answer_text,
+    content_section,
+    logs_content,
+    request_input,
+)
 from llmstack_gateway.counter import CounterUnavailable, to_nano
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
-from llmstack_gateway.streaming import StreamMeter, _tokens
+from llmstack_gateway.request_record import assemble, usage_of
+from llmstack_gateway.settings import load_config
+from llmstack_gateway.streaming import StreamMeter
 
 log = logging.getLogger("llmstack.records")
 
 #: requests in flight or just ended whose attempts/holds we remember; more would mean a leak, so the oldest go
 MAX_TRACKED = 10_000
-#: the class of a failed fallback's error in the text LiteLLM raises (router_utils/common_utils.py)
-FALLBACK_FAILURE = re.compile(r"also failed: litellm\.(\w+)")
-#: LiteLLM's exception classes (litellm/exceptions.py) -> their HTTP status
-ERROR_CLASS_STATUS = {
-    "RateLimitError": 429,
-    "InternalServerError": 500,
-    "ServiceUnavailableError": 503,
-    "APIConnectionError": 500,
-    "Timeout": 408,
-    "BadRequestError": 400,
-    "AuthenticationError": 401,
-    "NotFoundError": 404,
-}
-PENDING = "pending"
-
-
-@dataclass
-class Attempt:
-    group: str | None
-    deployment: str | None
-    provider: str | None
-    outcome: str = PENDING
-    status: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -84,7 +62,7 @@ class Tracked:
     day: str | None = None
     held_nano: int = 0
     input_bound: int = 0
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: Attempts = field(default_factory=Attempts)
     #: when our pre-call hook saw it: the latency's start when LiteLLM's logging object has none (a failure)
     started: float | None = None
 
@@ -95,97 +73,29 @@ def _client(user_api_key_dict: Any) -> str | None:
     return caller.name if caller is not None else None
 
 
-def attempt_outcome(status: int | None, exception: BaseException | None) -> str:
-    """How a deployment attempt ended, in the words of the issue: 429, 5xx, timeout, or another error."""
-    name = type(exception).__name__.lower() if exception is not None else ""
-    if "timeout" in name or status == 408:
-        return "timeout"
-    if status == 429:
-        return "429"
-    if status is not None and 500 <= status < 600:
-        return "5xx"
-    return "error"
-
-
-def _status(exception: BaseException | None) -> int | None:
-    value = getattr(exception, "status_code", None)
-    return int(value) if isinstance(value, int) else None
-
-
-def _deployment(logging_obj: Any) -> tuple[str | None, str | None, str | None]:
-    """(group, deployment id, provider) that answered, from LiteLLM's logging object (set after any fallback)."""
-    details = getattr(logging_obj, "model_call_details", None)
-    if not isinstance(details, dict):
-        return None, None, None
-    params = details.get("litellm_params") or {}
-    info = params.get("model_info") or {}
-    metadata = params.get("metadata") or params.get("litellm_metadata") or {}
-    group = metadata.get("model_group") if isinstance(metadata, Mapping) else None
-    provider = details.get("custom_llm_provider") or params.get("custom_llm_provider")
-    deployment = info.get("id") if isinstance(info, Mapping) else None
-    return (
-        str(group) if group else None,
-        str(deployment) if deployment else None,
-        str(provider) if provider else None,
-    )
-
-
-def _attempt(kwargs: Mapping[str, Any]) -> Attempt:
-    """The deployment of one provider call, from LiteLLM's ``model_call_details``."""
-    params = kwargs.get("litellm_params") or {}
-    info = params.get("model_info") or {}
-    metadata = params.get("metadata") or params.get("litellm_metadata") or {}
-    group = metadata.get("model_group") if isinstance(metadata, Mapping) else None
-    deployment = info.get("id") if isinstance(info, Mapping) else None
-    provider = kwargs.get("custom_llm_provider") or params.get("custom_llm_provider")
-    return Attempt(
-        str(group) if group else None,
-        str(deployment) if deployment else None,
-        str(provider) if provider else None,
-    )
-
-
-def _fallback_failure_status(exception: BaseException | None) -> int | None:
-    found = FALLBACK_FAILURE.search(str(exception or ""))
-    return ERROR_CLASS_STATUS.get(found.group(1)) if found else None
-
-
-def _request(data: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(endpoint path, model the client asked for): a route's name as routes.py noted it before rewriting it."""
-    request = data.get("proxy_server_request") or {}
-    url = str(request.get("url") or "")
-    asked = data.get("model")
-    for bucket in ("litellm_metadata", "metadata"):
-        metadata = data.get(bucket)
-        if isinstance(metadata, Mapping) and metadata.get("llmstack_route"):
-            asked = metadata["llmstack_route"]
-    return (urlsplit(url).path if url else "unknown"), (str(asked) if asked is not None else None)
-
-
-def _usage(response: Any) -> tuple[int, int] | None:
-    usage = response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
-    return None if usage is None else _tokens(usage)
-
-
-def _cache_hit(logging_obj: Any) -> bool:
-    details = getattr(logging_obj, "model_call_details", None)
-    return bool(isinstance(details, dict) and details.get("cache_hit"))
-
-
-def _start(logging_obj: Any) -> float | None:
-    started = getattr(logging_obj, "start_time", None)
-    return started.timestamp() if isinstance(started, dt.datetime) else None
-
-
 class RequestRecords(CustomLogger):
-    def __init__(self, write: Any = None, budget: DailyBudget | None = None) -> None:
+    def __init__(
+        self,
+        write: Callable[[str], Any] | None = None,
+        budget: DailyBudget | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         #: the budget hook the proxy loaded (the module's own): its open holds and its counter
         self._budget = budget or budget_hook
+        #: the rendered config (read once, when first needed): whether the records carry content
+        self._config = config
+        self._log_content: bool | None = None
         self._tracked: OrderedDict[str, Tracked] = OrderedDict()
         self._recorded: OrderedDict[str, None] = OrderedDict()
         #: one ``write`` per line: a line under the pipe buffer size never interleaves with another worker's
         self._write = write or (lambda line: os.write(1, line.encode()))
+
+    @property
+    def log_content(self) -> bool:
+        if self._log_content is None:
+            self._log_content = logs_content(self._config if self._config is not None else load_config())
+        return self._log_content
 
     def _track(self, call_id: str) -> Tracked:
         tracked = self._tracked.get(call_id)
@@ -210,31 +120,16 @@ class RequestRecords(CustomLogger):
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
         """A deployment attempt starts (the primary, then each fallback), before its provider call."""
         call_id = kwargs.get("litellm_call_id")
-        if not call_id:
-            return
-        attempt = _attempt(kwargs)
-        attempts = self._track(str(call_id)).attempts
-        if not attempts or attempts[-1].deployment != attempt.deployment or attempts[-1].outcome != PENDING:
-            attempts.append(attempt)
+        if call_id:
+            self._track(str(call_id)).attempts.start(kwargs)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        """A deployment attempt failed (LiteLLM logs the first failure of a request only, see above)."""
+        """A deployment attempt failed (LiteLLM logs the first failure of a request only, see attempts.py)."""
         call_id = kwargs.get("litellm_call_id")
-        if not call_id:
-            return
-        exception = kwargs.get("exception")
-        failed = _attempt(kwargs)
-        attempts = self._track(str(call_id)).attempts
-        attempt = next(
-            (a for a in attempts if a.deployment == failed.deployment and a.outcome == PENDING), None
-        )
-        if attempt is None:
-            attempts.append(failed)
-            attempt = failed
-        attempt.status = _status(exception)
-        attempt.outcome = attempt_outcome(attempt.status, exception)
+        if call_id:
+            self._track(str(call_id)).attempts.fail(kwargs, kwargs.get("exception"))
 
     # -- when it ends ----------------------------------------------------------------------------------------
     async def async_post_call_success_hook(
@@ -250,9 +145,10 @@ class RequestRecords(CustomLogger):
             data,
             status=200,
             cost_nano=cost_nano,
-            tokens=_usage(response),
+            tokens=usage_of(response),
             first_chunk=None,
             client=_client(user_api_key_dict),
+            answer=answer_text(response) if self.log_content else None,
         )
         return response
 
@@ -260,7 +156,11 @@ class RequestRecords(CustomLogger):
         self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
     ) -> AsyncGenerator[Any, None]:
         tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
-        meter = StreamMeter(input_bound=tracked.input_bound if tracked else 0)
+        answer = AnswerText() if self.log_content else None
+        meter = StreamMeter(
+            input_bound=tracked.input_bound if tracked else 0,
+            on_text=answer.add if answer is not None else None,
+        )
         first_chunk: float | None = None
         completed = False
         try:
@@ -294,6 +194,7 @@ class RequestRecords(CustomLogger):
                     tokens=None if meter.generated_nothing else meter.tokens(),
                     first_chunk=first_chunk,
                     client=_client(user_api_key_dict),
+                    answer=answer,
                 )
 
     async def async_post_call_failure_hook(
@@ -303,7 +204,7 @@ class RequestRecords(CustomLogger):
         user_api_key_dict: Any,
         traceback_str: str | None = None,
     ) -> None:
-        status = _status(original_exception) or 500
+        status = status_of(original_exception) or 500
         detail = getattr(original_exception, "detail", None)
         reason = detail.get("reason") if isinstance(detail, Mapping) else None
         tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
@@ -332,6 +233,7 @@ class RequestRecords(CustomLogger):
         refusal: str | None = None,
         exception: BaseException | None = None,
         client: str | None = None,
+        answer: AnswerText | None = None,
     ) -> None:
         if not data.get("litellm_call_id"):
             return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
@@ -342,77 +244,28 @@ class RequestRecords(CustomLogger):
         while len(self._recorded) > MAX_TRACKED:
             self._recorded.popitem(last=False)
         tracked = self._tracked.pop(call_id, None) or Tracked()
-        now = time.time()
-        logging_obj = data.get("litellm_logging_obj")
-        endpoint, asked = _request(data)
-        served_group, deployment, provider = _deployment(logging_obj) if status < 400 else (None, None, None)
-        # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
-        group = str(data.get("model")) if data.get("model") else None
-        self._settle_attempts(tracked.attempts, status, deployment, exception)
-        if status < 400 and not any(a.outcome == "ok" for a in tracked.attempts):
-            tracked.attempts.append(Attempt(served_group or group, deployment, provider, "ok", status))
-        failed = [a for a in tracked.attempts if a.outcome not in ("ok", "client_closed")]
-        for attempt in failed:
-            metrics.ERRORS.labels(
-                attempt.group or "unknown", attempt.provider or "unknown", attempt.outcome
-            ).inc()
-        attempts = [a.as_dict() for a in tracked.attempts]
-        if refusal is not None:
-            outcome = "refused"
-        elif status == CLIENT_CLOSED_REQUEST:
-            outcome = "client_closed"
-        elif status >= 400:
-            outcome = "error"
-        else:
-            outcome = "fallback" if failed else "ok"
-        started = _start(logging_obj) or tracked.started
-        streamed = data.get("stream") is True
-        record: dict[str, Any] = {
-            "event": "llmstack.request",
-            "time": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="milliseconds"),
-            "request_id": call_id,
-            "worker": os.getpid(),
-            "endpoint": endpoint,
-            "streamed": streamed,
-            "asked": asked,
-            # who asked (issue 13): a client's name, "operator" for the master key
-            "client": client,
-            "group": group,
-            "deployment": deployment,
-            "provider": provider,
-            "outcome": outcome,
-            "status": status,
-            "attempts": attempts,
-            "input_tokens": tokens[0] if tokens else None,
-            "output_tokens": tokens[1] if tokens else None,
-            "cost_usd": round(cost_nano / 1e9, 9),
-            "latency_s": round(now - started, 4) if started is not None else None,
-            "cache_hit": _cache_hit(logging_obj),
-        }
-        if streamed:
-            record["ttft_s"] = round(first_chunk - started, 4) if first_chunk and started else None
-        if refusal is not None:
-            record["refusal"] = refusal
+        record = assemble(
+            data,
+            tracked.attempts,
+            call_id=call_id,
+            status=status,
+            cost_nano=cost_nano,
+            tokens=tokens,
+            first_chunk=first_chunk,
+            refusal=refusal,
+            exception=exception,
+            client=client,
+            started=tracked.started,
+            now=time.time(),
+        )
         record["budget"] = await self._budget_after(tracked.day)
-        self._write(json.dumps(record, separators=(",", ":")) + "\n")
+        line = json.dumps(record, separators=(",", ":"))
+        if self.log_content:
+            room = PIPE_BUF - len(line) - 1  # the newline
+            record["content"] = content_section(request_input(data), answer or AnswerText(), room)
+            line = json.dumps(record, separators=(",", ":"))
+        self._write(line + "\n")
         self._observe(record)
-
-    @staticmethod
-    def _settle_attempts(
-        attempts: list[Attempt], status: int, served: str | None, exception: BaseException | None
-    ) -> None:
-        """Outcomes for attempts no failure event described: the one that served, or the request's own error."""
-        for attempt in attempts:
-            if attempt.outcome != PENDING:
-                continue
-            if status < 400 and attempt.deployment == served:
-                attempt.outcome, attempt.status = "ok", status
-            elif status == CLIENT_CLOSED_REQUEST:
-                attempt.outcome, attempt.status = "client_closed", status
-            else:
-                # a failed fallback (no failure event): its class from LiteLLM's text, else the request's status
-                attempt.status = _fallback_failure_status(exception) or status
-                attempt.outcome = attempt_outcome(attempt.status, None)
 
     async def _budget_after(self, day: str | None) -> dict[str, Any]:
         settings = self._budget.settings
@@ -434,6 +287,13 @@ class RequestRecords(CustomLogger):
         provider = record["provider"] or "none"
         endpoint = record["endpoint"]
         metrics.REQUESTS.labels(group, provider, endpoint, record["outcome"]).inc()
+        for attempt in record["attempts"]:
+            if attempt["outcome"] not in ("ok", "client_closed"):
+                metrics.ERRORS.labels(
+                    attempt.get("group") or "unknown",
+                    attempt.get("provider") or "unknown",
+                    attempt["outcome"],
+                ).inc()
         if record["outcome"] == "fallback":
             metrics.FALLBACKS.labels(group, provider).inc()
         if record["input_tokens"] is not None:

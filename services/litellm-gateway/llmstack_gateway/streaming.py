@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,14 @@ class StreamMeter:
     #: the last chunk's ``_hidden_params``: LiteLLM writes the stream's final usage there once the provider's
     #: stream ended, when the client did not get a usage chunk (streaming_handler.py, ``_finalize_completed_stream``)
     _last_hidden: Any = None
+    #: called with (choice index, text) for each piece of the answer's text as it is delivered (not tool calls or
+    #: reasoning): the records keep it when ``log_content`` is on (content.py)
+    on_text: Callable[[int, str], None] | None = None
+
+    def _answer(self, index: Any, value: Any) -> None:
+        self.delivered_bytes += _text_bytes(value)
+        if self.on_text is not None and isinstance(value, str) and value:
+            self.on_text(index if isinstance(index, int) else 0, value)
 
     def observe(self, chunk: Any) -> None:
         self.chunks += 1
@@ -69,11 +77,12 @@ class StreamMeter:
     def _observe_completion_chunk(self, chunk: Any) -> None:
         self._last_hidden = getattr(chunk, "_hidden_params", None)
         for choice in getattr(chunk, "choices", None) or []:
-            self.delivered_bytes += _text_bytes(getattr(choice, "text", None))
+            index: Any = getattr(choice, "index", None)
+            self._answer(index, getattr(choice, "text", None))
             delta = getattr(choice, "delta", None)
             if delta is None:
                 continue
-            self.delivered_bytes += _text_bytes(getattr(delta, "content", None))
+            self._answer(index, getattr(delta, "content", None))
             self.delivered_bytes += _text_bytes(getattr(delta, "reasoning_content", None))
             for call in getattr(delta, "tool_calls", None) or []:
                 function = getattr(call, "function", None)
@@ -109,10 +118,10 @@ class StreamMeter:
         for choice in event.get("choices") or []:
             if not isinstance(choice, Mapping):
                 continue
-            self.delivered_bytes += _text_bytes(choice.get("text"))
+            self._answer(choice.get("index"), choice.get("text"))
             delta = choice.get("delta") or {}
             if isinstance(delta, Mapping):
-                self.delivered_bytes += _text_bytes(delta.get("content"))
+                self._answer(choice.get("index"), delta.get("content"))
         usage = event.get("usage")
         if isinstance(usage, Mapping) and usage.get("completion_tokens") is not None:
             self.input_tokens = int(usage.get("prompt_tokens") or 0)
@@ -130,7 +139,8 @@ class StreamMeter:
             self.output_tokens = int(usage.get("output_tokens") or 0)
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
-            for key in ("text", "partial_json", "thinking"):
+            self._answer(0, delta.get("text"))
+            for key in ("partial_json", "thinking"):
                 self.delivered_bytes += _text_bytes(delta.get(key))
         elif kind == "message_delta":
             usage = event.get("usage") or {}
@@ -147,7 +157,9 @@ class StreamMeter:
 
     # -- /v1/responses ---------------------------------------------------------------------------------------
     def _observe_responses_event(self, event: Any, kind: str) -> None:
-        if kind.endswith(".delta"):
+        if kind == "response.output_text.delta":
+            self._answer(0, getattr(event, "delta", None))
+        elif kind.endswith(".delta"):
             self.delivered_bytes += _text_bytes(getattr(event, "delta", None))
         elif kind in _RESPONSES_FINAL:
             usage = getattr(getattr(event, "response", None), "usage", None)

@@ -7,14 +7,17 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import HTTPException
 from litellm import ModelResponse
 from litellm.types.utils import Usage
 from llmstack_gateway import metrics
+from llmstack_gateway.attempts import attempt_outcome
 from llmstack_gateway.budget import DailyBudget
+from llmstack_gateway.content import PIPE_BUF, AnswerText, answer_text, request_input
 from llmstack_gateway.counter import to_nano
 from llmstack_gateway.memory_counter import MemoryCounter
-from llmstack_gateway.records import RequestRecords, attempt_outcome
+from llmstack_gateway.records import RequestRecords
 from llmstack_gateway.settings import BudgetSettings, GroupBudget
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -33,6 +36,11 @@ def settings(daily_usd: float = 1.0) -> BudgetSettings:
         redis_url=None,
         key_prefix=f"test-{uuid.uuid4().hex}",
     )
+
+
+#: the rendered config's setting (templates/litellm-config.yaml.j2): true unless the catalog's log_content is on
+REDACTED: dict[str, Any] = {"litellm_settings": {"turn_off_message_logging": True}}
+CONTENT_ON: dict[str, Any] = {"litellm_settings": {"turn_off_message_logging": False}}
 
 
 def request() -> dict[str, Any]:
@@ -61,7 +69,7 @@ def test_a_plain_answer_is_recorded_at_the_budgets_cost_without_prompt_or_key() 
     async def scenario() -> tuple[list[str], int]:
         budget = DailyBudget(settings(), MemoryCounter())
         lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget)
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
         data = request()
         for hook in (budget, records):  # the order the rendered config lists them
             data = await hook.async_pre_call_hook(None, None, data, "acompletion")
@@ -90,7 +98,7 @@ def test_a_refusal_is_recorded_with_its_reason_and_no_cost() -> None:
     async def scenario() -> list[str]:
         budget = DailyBudget(settings(daily_usd=1e-9), MemoryCounter())
         lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget)
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
         data = request()
         try:
             await budget.async_pre_call_hook(None, None, data, "acompletion")
@@ -117,7 +125,7 @@ def test_a_failed_fallback_takes_its_outcome_from_litellms_error_text() -> None:
     async def scenario() -> dict[str, Any]:
         budget = DailyBudget(settings(), MemoryCounter())
         lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget)
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
         data = request()
         for hook in (budget, records):
             data = await hook.async_pre_call_hook(None, None, data, "acompletion")
@@ -180,7 +188,7 @@ def test_the_record_names_the_caller_auth_identified() -> None:
     async def scenario() -> list[str]:
         budget = DailyBudget(settings(), MemoryCounter())
         lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget)
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
         caller = UserAPIKeyAuth(api_key="llmstack-operator", metadata={OPERATOR_FIELD: True})
         data = request()
         for hook in (budget, records):
@@ -197,3 +205,162 @@ def test_the_record_names_the_caller_auth_identified() -> None:
     named, unnamed = (json.loads(line) for line in asyncio.run(scenario()))
     assert named["client"] == "operator"
     assert unnamed["client"] is None
+
+
+# -- content (issue 12: "never the prompt or the answer unless the catalog says so") -------------------------
+
+ANSWER = "the distinctive answer text"
+
+
+def answered_with(text: str, cost: float = 0.000001) -> ModelResponse:
+    # a chat answer as LiteLLM builds it (litellm/types/utils.py ModelResponse, Choices, Message)
+    from litellm.types.utils import Choices, Message
+
+    response = ModelResponse(
+        choices=[Choices(index=0, message=Message(role="assistant", content=text))],
+        usage=Usage(prompt_tokens=12, completion_tokens=7, total_tokens=19),
+    )
+    response._hidden_params["response_cost"] = cost
+    return response
+
+
+def one_plain_record(config: dict[str, Any], data: dict[str, Any], text: str = ANSWER) -> str:
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=config)
+        request_data = data
+        for hook in (budget, records):
+            request_data = await hook.async_pre_call_hook(None, None, request_data, "acompletion")
+        for hook in (budget, records):
+            await hook.async_post_call_success_hook(request_data, None, answered_with(text))
+        return lines
+
+    (line,) = asyncio.run(scenario())
+    return line
+
+
+@pytest.mark.parametrize(
+    "config",
+    [REDACTED, {"litellm_settings": {}}, {}],
+    ids=["turned-off", "no-setting", "no-litellm-settings"],
+)
+def test_no_content_unless_the_config_says_false(config: dict[str, Any]) -> None:
+    line = one_plain_record(config, request())
+    assert "secret prompt" not in line and ANSWER not in line and "content" not in json.loads(line)
+    assert "sk-master-secret" not in line
+
+
+def test_content_on_carries_the_input_and_the_answer_but_no_key() -> None:
+    line = one_plain_record(CONTENT_ON, request())
+    content = json.loads(line)["content"]
+    assert json.loads(content["input"]) == {"messages": [{"role": "user", "content": "a secret prompt"}]}
+    assert content["answer"] == ANSWER and "cut" not in content
+    assert "sk-master-secret" not in line and "authorization" not in line.lower()
+
+
+def test_a_huge_prompt_is_cut_so_the_line_stays_within_pipe_buf() -> None:
+    data = request()
+    # quotes, newlines and non-ASCII take more room in the JSON line than they have characters
+    huge = 'é"\n' * 40_000 + "TAIL-MARKER"
+    data["messages"] = [{"role": "user", "content": huge}]
+    line = one_plain_record(CONTENT_ON, data, text="an answer " * 1_000)
+    assert len(line.encode()) <= PIPE_BUF and line.endswith("\n")
+    content = json.loads(line)["content"]
+    assert content["input"].startswith('{"messages":[{"role":"user","content":"é\\"\\n')
+    assert "TAIL-MARKER" not in line
+    assert content["cut"] == {"input": len(request_input(data) or ""), "answer": len("an answer " * 1_000)}
+    assert content["answer"].startswith("an answer an answer")
+
+
+def test_a_short_answer_leaves_its_room_to_the_input() -> None:
+    data = request()
+    data["messages"] = [{"role": "user", "content": "x" * 10_000}]
+    content = json.loads(one_plain_record(CONTENT_ON, data, text="ok"))["content"]
+    assert content["answer"] == "ok" and content["cut"] == {"input": len(request_input(data) or "")}
+    # the input got nearly all the room: more than the half it would get beside a long answer
+    assert len(content["input"]) > PIPE_BUF // 2
+
+
+def test_the_input_of_each_api() -> None:
+    assert request_input({"model": "g", "prompt": "p", "max_tokens": 3}) == '{"prompt":"p"}'
+    anthropic = {"system": "be brief", "messages": [{"role": "user", "content": "m"}], "metadata": {"x": 1}}
+    assert json.loads(request_input(anthropic) or "") == {
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "m"}],
+    }
+    assert json.loads(request_input({"input": "i", "instructions": "s", "stream": True}) or "") == {
+        "instructions": "s",
+        "input": "i",
+    }
+    assert request_input({"model": "g"}) is None
+
+
+def test_the_answer_of_each_api() -> None:
+    from litellm.types.utils import TextChoices, TextCompletionResponse
+
+    text = TextCompletionResponse(choices=[TextChoices(index=0, text="completed")])
+    assert answer_text(text).text() == "completed"
+    # an Anthropic Messages answer as the proxy returns it for /v1/messages (a dict: docs.anthropic.com Messages)
+    message = {
+        "content": [
+            {"type": "text", "text": "a"},
+            {"type": "tool_use", "input": {}},
+            {"type": "text", "text": "b"},
+        ]
+    }
+    assert answer_text(message).text() == "ab"
+    # a Responses API answer (platform.openai.com Responses: output[].content[] of type output_text)
+    response = {
+        "output": [
+            {"type": "reasoning", "summary": []},
+            {"type": "message", "content": [{"type": "output_text", "text": "said"}]},
+        ]
+    }
+    assert answer_text(response).text() == "said"
+    assert answer_text({"output": [{"type": "function_call", "arguments": "{}"}]}).text() is None
+
+
+def test_several_choices_are_one_after_the_other() -> None:
+    from litellm.types.utils import Choices, Message
+
+    response = ModelResponse(
+        choices=[Choices(index=i, message=Message(role="assistant", content=f"choice {i}")) for i in range(2)]
+    )
+    answer = answer_text(response)
+    assert answer.text() == "choice 0\n\nchoice 1" and answer.length == len("choice 0\n\nchoice 1")
+
+
+def test_a_long_stream_keeps_only_what_a_line_can_carry_and_counts_the_rest() -> None:
+    answer = AnswerText()
+    for _ in range(1_000):
+        answer.add(0, "0123456789")
+    assert len(answer.text() or "") == PIPE_BUF and answer.length == 10_000
+
+
+def test_a_streamed_answer_is_recorded_as_delivered() -> None:
+    from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
+
+    async def provider() -> Any:
+        for piece in ("the distinctive ", "answer text"):
+            yield ModelResponseStream(choices=[StreamingChoices(index=0, delta=Delta(content=piece))])
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=CONTENT_ON)
+        data = {**request(), "stream": True}
+        for hook in (budget, records):
+            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        # the proxy wraps the stream in the callbacks' order: the budget's inside, the records' outside
+        stream = records.async_post_call_streaming_iterator_hook(
+            None, budget.async_post_call_streaming_iterator_hook(None, provider(), data), data
+        )
+        async for _ in stream:
+            pass
+        return lines
+
+    (line,) = asyncio.run(scenario())
+    record = json.loads(line)
+    assert record["streamed"] is True and record["content"]["answer"] == ANSWER
+    assert "a secret prompt" in record["content"]["input"]

@@ -283,3 +283,40 @@ def test_an_assembled_zero_usage_means_unknown() -> None:
         "async_complete_streaming_response": {"usage": {"input_tokens": 9, "output_tokens": 2}}
     }
     assert assembled_usage(Logging()) == (9, 2)
+
+
+def test_the_answer_text_of_every_stream_shape_reaches_on_text() -> None:
+    """``on_text`` (the records' log_content) gets the answer's text only: no tool call, no reasoning."""
+
+    def texts(chunks: list[Any]) -> list[tuple[int, str]]:
+        seen: list[tuple[int, str]] = []
+        meter = StreamMeter(input_bound=500, on_text=lambda index, text: seen.append((index, text)))
+        for chunk in chunks:
+            meter.observe(chunk)
+        return seen
+
+    assert texts([chat_chunk("Hello "), chat_chunk("world"), chat_chunk(usage=(12, 2))]) == [
+        (0, "Hello "),
+        (0, "world"),
+    ]
+    raw = b"".join(ANTHROPIC)
+    thinking = sse(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "thinking_delta", "thinking": "hmm"}},
+    )
+    split = [raw[i : i + 17] for i in range(0, len(raw), 17)]
+    assert texts([thinking, *split]) == [(0, "Hello "), (0, "world")]
+    assert texts([b'data: {"choices": [{"index": 1, "text": "abc"}]}\n\n']) == [(1, "abc")]
+    delta = OutputTextDeltaEvent(
+        type=ResponsesAPIStreamEvents.OUTPUT_TEXT_DELTA,
+        item_id="m",
+        output_index=0,
+        content_index=0,
+        delta="abc",
+    )
+
+    class ArgumentsDelta:  # a tool call's arguments (response.function_call_arguments.delta): not answer text
+        type = ResponsesAPIStreamEvents.FUNCTION_CALL_ARGUMENTS_DELTA
+        delta = '{"city": "Berlin"}'
+
+    assert texts([delta, ArgumentsDelta()]) == [(0, "abc")]
