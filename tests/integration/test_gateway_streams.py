@@ -167,19 +167,34 @@ def test_every_choice_is_reserved_and_settled(
     assert request.choices == 3
 
 
+#: (endpoint, the group or route asked for, streamed): "balanced" is a route to claude-sonnet, which falls back to
+#: gemini-pro, so a route keeps its group's fallbacks and budget on every API
+FALLBACKS = [
+    ("messages", "claude-sonnet", False),
+    ("messages", "claude-sonnet", True),
+    ("messages", "balanced", True),
+    ("responses", "balanced", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "stream"), FALLBACKS, ids=["-".join(map(str, case)) for case in FALLBACKS]
+)
 def test_a_fallback_settles_at_the_answering_deployments_cost(
+    endpoint: str,
+    model: str,
+    stream: bool,
     gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
     simulator: ProviderSimulator,
     budget: RedisBudget,
 ) -> None:
     running, prices = gateway
-    for stream in (False, True):
-        simulator.reset()
-        simulator.set("anthropic", "500")
-        before = budget.spent_nano(DAY)
-        call("messages", "claude-sonnet", stream, running.url)
-        assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
-        assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
+    simulator.reset()
+    simulator.set("anthropic", "500")
+    before = budget.spent_nano(DAY)
+    call(endpoint, model, stream, running.url)
+    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
+    assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
 
 
 def test_a_provider_error_releases_the_hold(
@@ -291,22 +306,6 @@ def test_a_client_that_hangs_up_before_a_plain_answer_pays_the_bound(
     assert budget.wait_until_no_hold(DAY, timeout_s=5) == 0
     assert budget.reserved_nano(DAY) == 0
     assert budget.spent_nano(DAY) - before >= whole_answer
-
-
-@pytest.mark.parametrize("endpoint", ["messages", "responses"])
-def test_a_route_keeps_its_groups_fallbacks_and_budget_on_every_api(
-    endpoint: str,
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
-) -> None:
-    running, prices = gateway
-    simulator.reset()
-    simulator.set("anthropic", "500")  # "balanced" is claude-sonnet, which falls back to gemini-pro
-    before = budget.spent_nano(DAY)
-    call(endpoint, "balanced", True, running.url)
-    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
-    assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
 
 
 def test_a_timeout_releases_the_hold(
