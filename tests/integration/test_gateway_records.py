@@ -342,48 +342,49 @@ def sse_data(response: httpx.Response) -> Iterator[dict[str, Any]]:
             yield json.loads(line[len("data: ") :])
 
 
+def chat_text(answer: dict[str, Any]) -> str:
+    return str(answer["choices"][0]["message"]["content"])
+
+
+def chat_delta_text(event: dict[str, Any]) -> str:
+    return "".join(choice["delta"].get("content") or "" for choice in event["choices"])
+
+
+def messages_text(answer: dict[str, Any]) -> str:
+    return str(answer["content"][0]["text"])
+
+
+def messages_delta_text(event: dict[str, Any]) -> str:
+    return str(event["delta"].get("text") or "") if event.get("type") == "content_block_delta" else ""
+
+
 def content_calls(url: str, prompt: str) -> dict[str, tuple[str, str]]:
     """Chat completions and Anthropic messages, plain and streamed, each asked ``prompt``: per call, its request
     id and the answer's text as the client received it."""
-    calls: dict[str, tuple[str, str]] = {}
-    chat_body = {"model": "gemini-flash", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
-    plain = httpx.post(f"{url}/v1/chat/completions", json=chat_body, headers=AUTH, timeout=60)
-    assert plain.status_code == 200, plain.text
-    calls["chat"] = plain.headers["x-litellm-call-id"], plain.json()["choices"][0]["message"]["content"]
-    with httpx.stream(
-        "POST", f"{url}/v1/chat/completions", json={**chat_body, "stream": True}, headers=AUTH, timeout=60
-    ) as streamed:
-        assert streamed.status_code == 200
-        text = "".join(
-            choice["delta"].get("content") or ""
-            for event in sse_data(streamed)
-            for choice in event["choices"]
-        )
-        calls["chat stream"] = streamed.headers["x-litellm-call-id"], text
-    messages_body = {
-        "model": "claude-sonnet",
-        "system": "answer briefly",
-        "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": 16,
+    messages = [{"role": "user", "content": prompt}]
+    apis = {
+        "chat": ("/v1/chat/completions", {"model": "gemini-flash"}, chat_text, chat_delta_text),
+        "messages": (
+            "/v1/messages",
+            {"model": "claude-sonnet", "system": "answer briefly"},
+            messages_text,
+            messages_delta_text,
+        ),
     }
-    plain = httpx.post(f"{url}/v1/messages", json=messages_body, headers=AUTH, timeout=60)
-    assert plain.status_code == 200, plain.text
-    calls["messages"] = plain.headers["x-litellm-call-id"], plain.json()["content"][0]["text"]
-    with httpx.stream(
-        "POST", f"{url}/v1/messages", json={**messages_body, "stream": True}, headers=AUTH, timeout=60
-    ) as streamed:
-        assert streamed.status_code == 200
-        text = "".join(
-            event["delta"].get("text") or ""
-            for event in sse_data(streamed)
-            if event.get("type") == "content_block_delta"
-        )
-        calls["messages stream"] = streamed.headers["x-litellm-call-id"], text
+    calls: dict[str, tuple[str, str]] = {}
+    for name, (path, fields, text_of, delta_text_of) in apis.items():
+        body = {**fields, "messages": messages, "max_tokens": 16}
+        plain = httpx.post(f"{url}{path}", json=body, headers=AUTH, timeout=60)
+        assert plain.status_code == 200, plain.text
+        calls[name] = plain.headers["x-litellm-call-id"], text_of(plain.json())
+        stream_body = {**body, "stream": True}
+        with httpx.stream("POST", f"{url}{path}", json=stream_body, headers=AUTH, timeout=60) as streamed:
+            assert streamed.status_code == 200
+            text = "".join(delta_text_of(event) for event in sse_data(streamed))
+            calls[f"{name} stream"] = streamed.headers["x-litellm-call-id"], text
     for name, (_, answer) in calls.items():
-        assert "simulated answer" in answer, (
-            name,
-            answer,
-        )  # the simulator's text (infra/simulator/answer.py)
+        # the simulator's text (infra/simulator/answer.py)
+        assert "simulated answer" in answer, (name, answer)
     return calls
 
 
