@@ -89,6 +89,24 @@ class LocalService:
             f"{self.module} did not become live in {self.startup_timeout_s:.0f}s:\n{tail}"
         )
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the service's processes (its process group: workers too) have used while alive.
+
+        Read from Linux's ``/proc/<pid>/stat`` (proc(5): fields ``pgrp``, ``utime``, ``stime``); None where there is
+        no ``/proc``. The benchmarks divide it by the requests served: a cost that does not depend on the load.
+        """
+        if self._process is None or not Path("/proc/self/stat").exists():
+            return None
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue  # gone between the listing and the read
+            if int(fields[2]) == self._process.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 40) -> str:
         if self._log_path is None or not self._log_path.exists():
             return ""

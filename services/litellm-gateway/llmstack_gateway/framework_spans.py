@@ -8,7 +8,7 @@ LiteLLM's ``litellm_request``, which is the one carrying what issue 12 asks a tr
 tokens, cost) and which already continues the caller's W3C ``traceparent`` (the bot's gateway-call span is its
 parent, so the time spent in the gateway is still visible from the caller's side).
 
-Measured with ``bench/traces_bench.py``'s setup (one worker, OTLP to a collector on loopback, one run): gateway CPU
+Measured with ``bench/observability_bench.py``'s setup (one worker, OTLP to a collector on loopback, one run): gateway CPU
 per request with the ``otel`` callback ÷ without was 1.09× with FastAPI's spans, 1.05× with only its operation
 spans off, 1.01× with its telemetry off. Five spans per request were one.
 
