@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -65,21 +66,48 @@ def gateway(
         yield running, deployment_prices(config)
 
 
-def real_cost(simulator: ProviderSimulator, prices: dict[str, tuple[float, float]]) -> float:
-    """What the providers billed: every answered request's usage at its deployment's prices."""
-    total = 0.0
-    for request in simulator.requests():
-        if request.status == 200:
-            price_in, price_out = prices[request.model]
-            total += request.input_tokens * price_in + request.output_tokens * price_out
-    return total
+@dataclass
+class Metered:
+    """One test's view of the module's gateway, from ``start`` on: the providers' log and behaviours are fresh and
+    the day's spend is noted, so ``spent`` and ``real_cost`` speak of this test's requests only."""
+
+    url: str
+    prices: dict[str, tuple[float, float]]
+    simulator: ProviderSimulator
+    budget: RedisBudget
+    before: int = 0
+
+    def start(self) -> None:
+        self.simulator.reset()
+        self.before = self.budget.spent_nano(DAY)
+
+    def spent(self) -> int:
+        """The day's spend added since ``start``, once every hold has ended (settled or released)."""
+        assert self.budget.wait_until_no_hold(DAY) == 0
+        assert self.budget.reserved_nano(DAY) == 0
+        return self.budget.spent_nano(DAY) - self.before
+
+    def real_cost(self) -> int:
+        """What the providers billed since ``start``, in nano-USD: every answered request's usage at its
+        deployment's prices."""
+        total = 0.0
+        for request in self.simulator.requests():
+            if request.status == 200:
+                price_in, price_out = self.prices[request.model]
+                total += request.input_tokens * price_in + request.output_tokens * price_out
+        return round(total * 1e9)
 
 
-def spent_since(budget: RedisBudget, before: int) -> int:
-    """The day's spend added since ``before``, once every hold has ended (settled or released)."""
-    assert budget.wait_until_no_hold(DAY) == 0
-    assert budget.reserved_nano(DAY) == 0
-    return budget.spent_nano(DAY) - before
+@pytest.fixture
+def metered(
+    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
+    simulator: ProviderSimulator,
+    budget: RedisBudget,
+) -> Metered:
+    running, prices = gateway
+    watch = Metered(running.url, prices, simulator, budget)
+    watch.start()
+    return watch
 
 
 class StreamFailedError(Exception):
@@ -132,43 +160,29 @@ def call(endpoint: str, group: str, stream: bool, url: str, **extra: Any) -> flo
 @pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_every_endpoint_settles_to_the_real_cost(
-    endpoint: str,
-    group: str,
-    stream: bool,
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
+    endpoint: str, group: str, stream: bool, metered: Metered
 ) -> None:
-    running, prices = gateway
-    simulator.reset()
-    before = budget.spent_nano(DAY)
-    header_cost = call(endpoint, group, stream, running.url)
-    spent = spent_since(budget, before)
-    cost = real_cost(simulator, prices)
+    header_cost = call(endpoint, group, stream, metered.url)
+    spent = metered.spent()
+    cost = metered.real_cost()
     assert cost > 0
-    assert spent == round(cost * 1e9)
+    assert spent == cost
     if header_cost is not None:
         assert spent == round(header_cost * 1e9)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-def test_every_choice_is_reserved_and_settled(
-    stream: bool,
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
-) -> None:
-    running, prices = gateway
-    simulator.reset()
-    before = budget.spent_nano(DAY)
-    call("chat", "gpt-4o", stream, running.url, n=3)
-    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
-    (request,) = simulator.requests()
+def test_every_choice_is_reserved_and_settled(stream: bool, metered: Metered) -> None:
+    call("chat", "gpt-4o", stream, metered.url, n=3)
+    assert metered.spent() == metered.real_cost()
+    (request,) = metered.simulator.requests()
     assert request.choices == 3
 
 
-#: (endpoint, the group or route asked for, streamed): "balanced" is a route to claude-sonnet, which falls back to
-#: gemini-pro, so a route keeps its group's fallbacks and budget on every API
+#: the providers claude-sonnet's chain tries, in order: it falls back to gemini-pro
+CLAUDE_CHAIN = ["anthropic", "gemini"]
+#: (endpoint, the group or route asked for, streamed): "balanced" is a route to claude-sonnet, so a route keeps its
+#: group's fallbacks and budget on every API
 FALLBACKS = [
     ("messages", "claude-sonnet", False),
     ("messages", "claude-sonnet", True),
@@ -181,37 +195,22 @@ FALLBACKS = [
     ("endpoint", "model", "stream"), FALLBACKS, ids=["-".join(map(str, case)) for case in FALLBACKS]
 )
 def test_a_fallback_settles_at_the_answering_deployments_cost(
-    endpoint: str,
-    model: str,
-    stream: bool,
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
+    endpoint: str, model: str, stream: bool, metered: Metered
 ) -> None:
-    running, prices = gateway
-    simulator.reset()
-    simulator.set("anthropic", "500")
-    before = budget.spent_nano(DAY)
-    call(endpoint, model, stream, running.url)
-    assert spent_since(budget, before) == round(real_cost(simulator, prices) * 1e9)
-    assert [r.provider for r in simulator.requests()] == ["anthropic", "gemini"]
+    metered.simulator.set("anthropic", "500")
+    call(endpoint, model, stream, metered.url)
+    assert metered.spent() == metered.real_cost()
+    assert [r.provider for r in metered.simulator.requests()] == CLAUDE_CHAIN
 
 
-def test_a_provider_error_releases_the_hold(
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
-) -> None:
-    running, _ = gateway
-    simulator.reset()
-    simulator.set("anthropic", "500")
-    simulator.set("gemini", "500")
-    before = budget.spent_nano(DAY)
+def test_a_provider_error_releases_the_hold(metered: Metered) -> None:
+    for provider in CLAUDE_CHAIN:
+        metered.simulator.set(provider, "500")
     for endpoint in ENDPOINTS:
         for stream in (False, True):
             with pytest.raises((openai.APIError, anthropic.APIError, StreamFailedError)):
-                call(endpoint, "claude-sonnet", stream, running.url)
-    assert spent_since(budget, before) == 0
+                call(endpoint, "claude-sonnet", stream, metered.url)
+    assert metered.spent() == 0
 
 
 #: (path, group, its provider, what marks a text delta in that API's stream, the output limit's name)
@@ -226,19 +225,11 @@ HANG_UPS = [
     ("path", "group", "provider", "marker", "limit"), HANG_UPS, ids=["chat", "messages", "responses"]
 )
 def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
-    path: str,
-    group: str,
-    provider: str,
-    marker: str,
-    limit: str,
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
+    path: str, group: str, provider: str, marker: str, limit: str, metered: Metered
 ) -> None:
-    running, prices = gateway
-    simulator.reset()
-    simulator.set(provider, Behavior(chunk_delay_ms=150))  # 16 deltas take 2.4 s: the hang-up lands mid-way
-    before = budget.spent_nano(DAY)
+    metered.simulator.set(
+        provider, Behavior(chunk_delay_ms=150)
+    )  # 16 deltas take 2.4 s: the hang-up lands mid-way
     content = (
         {"input": PROMPT} if path == "responses" else {"messages": [{"role": "user", "content": PROMPT}]}
     )
@@ -246,7 +237,7 @@ def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
     received = 0
     with httpx.stream(
         "POST",
-        f"{running.url}/v1/{path}",
+        f"{metered.url}/v1/{path}",
         json=body,
         headers={"Authorization": f"Bearer {MASTER_KEY}"},
         timeout=30,
@@ -256,75 +247,55 @@ def test_a_client_that_hangs_up_mid_stream_pays_what_was_generated(
                 received += 1
                 if received == 3:
                     break
-    spent = spent_since(budget, before)
-    requests = simulator.requests()
+    spent = metered.spent()
+    requests = metered.simulator.requests()
     assert len(requests) == 1, requests
     (request,) = requests
-    price_in, price_out = prices[request.model]
+    price_in, price_out = metered.prices[request.model]
     # never less than what reached the client, and well below the whole answer's worst case
     assert spent >= round((request.input_tokens * price_in + received * price_out) * 1e9)
     assert request.deltas_sent < 16  # the proxy stopped reading the provider when the client left
     assert spent < round((request.input_tokens + 400) * price_in * 1e9 + 16 * price_out * 1e9)
 
 
-def test_an_api_the_gateway_does_not_serve_is_refused_by_name(
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]], simulator: ProviderSimulator
-) -> None:
-    running, _ = gateway
-    simulator.reset()
-    oai = openai.OpenAI(base_url=f"{running.url}/v1", api_key=MASTER_KEY, max_retries=0)
+def test_an_api_the_gateway_does_not_serve_is_refused_by_name(metered: Metered) -> None:
+    oai = openai.OpenAI(base_url=f"{metered.url}/v1", api_key=MASTER_KEY, max_retries=0)
     with pytest.raises(openai.NotFoundError) as caught:
         oai.embeddings.create(model="gpt-4o", input="hi")
     assert "POST /v1/embeddings is not served by this gateway; served: POST /v1/chat/completions" in str(
         caught.value
     )
-    assert simulator.requests() == []
+    assert metered.simulator.requests() == []
 
 
-def test_a_client_that_hangs_up_before_a_plain_answer_pays_the_bound(
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
-) -> None:
+def test_a_client_that_hangs_up_before_a_plain_answer_pays_the_bound(metered: Metered) -> None:
     """LiteLLM cancels the provider call (499); the provider may still bill, and no usage comes back, so the
     request settles at its reservation: never less than the whole answer would have cost."""
-    running, prices = gateway
-    simulator.reset()
-    call("chat", "gpt-4o", False, running.url, max_tokens=16)
-    whole_answer = round(real_cost(simulator, prices) * 1e9)
-    simulator.reset()
-    simulator.set("openai", Behavior(mode="slow", delay_ms=1500))
-    before = budget.spent_nano(DAY)
+    call("chat", "gpt-4o", False, metered.url, max_tokens=16)
+    whole_answer = metered.real_cost()
+    metered.start()
+    metered.simulator.set("openai", Behavior(mode="slow", delay_ms=1500))
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
-            f"{running.url}/v1/chat/completions",
+            f"{metered.url}/v1/chat/completions",
             json=body,
             headers={"Authorization": f"Bearer {MASTER_KEY}"},
             timeout=httpx.Timeout(10, read=0.5),
         )
-    assert budget.wait_until_no_hold(DAY, timeout_s=5) == 0
-    assert budget.reserved_nano(DAY) == 0
-    assert budget.spent_nano(DAY) - before >= whole_answer
+    assert metered.spent() >= whole_answer
 
 
-def test_a_timeout_releases_the_hold(
-    gateway: tuple[LocalGateway, dict[str, tuple[float, float]]],
-    simulator: ProviderSimulator,
-    budget: RedisBudget,
-) -> None:
-    running, _ = gateway
-    simulator.reset()
-    simulator.set("anthropic", "hang")
-    simulator.set("gemini", "hang")
-    before = budget.spent_nano(DAY)
+def test_a_timeout_releases_the_hold(metered: Metered) -> None:
+    for provider in CLAUDE_CHAIN:
+        metered.simulator.set(provider, "hang")
     # LiteLLM's per-request ``timeout`` (a litellm param) keeps the test short; the config's is 45 s
     body = {"model": "claude-sonnet", "messages": [{"role": "user", "content": PROMPT}], "timeout": 1}
     response = httpx.post(
-        f"{running.url}/v1/chat/completions",
+        f"{metered.url}/v1/chat/completions",
         json=body,
         headers={"Authorization": f"Bearer {MASTER_KEY}"},
         timeout=30,
     )
     assert response.status_code >= 400
-    assert spent_since(budget, before) == 0
+    assert metered.spent() == 0
