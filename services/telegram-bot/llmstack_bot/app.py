@@ -32,7 +32,6 @@ from llmstack_bot.metrics import (
     CONTENT_TYPE,
     BotMetrics,
     Stopwatch,
-    TelegramCallMetrics,
     scrape_allowed,
     webhook_outcome,
 )
@@ -40,7 +39,8 @@ from llmstack_bot.repositories import ClaimedUpdate
 from llmstack_bot.routers import build_dispatcher
 from llmstack_bot.settings import Settings
 from llmstack_bot.telegram import COMMANDS, make_bot
-from llmstack_bot.tracing import BotTracing, TelegramCallSpans
+from llmstack_bot.telegram_calls import TelegramCalls
+from llmstack_bot.tracing import BotTracing
 from llmstack_bot.updates import NotJson, judge
 from llmstack_bot.worker import InboxWorker
 
@@ -107,8 +107,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
     # the bot's own metrics and spans (issue 12): every Bot API call counted and traced
     metrics, tracing = BotMetrics(), BotTracing()
-    bot.session.middleware(TelegramCallMetrics(metrics))
-    bot.session.middleware(TelegramCallSpans(tracing))
+    bot.session.middleware(TelegramCalls(metrics, tracing))
     gateway = GatewayClient(
         settings.gateway_base_url,
         settings.gateway_api_key,

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -25,11 +24,6 @@ from aiogram.exceptions import (
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-
-if TYPE_CHECKING:
-    from aiogram import Bot
-    from aiogram.methods import Response, TelegramMethod
-    from aiogram.methods.base import TelegramType
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: seconds; a reply is a model call (seconds to a minute) plus Telegram sends
@@ -87,6 +81,15 @@ class BotMetrics:
         self.queue.set(sum(counts.get(state, 0) for state in QUEUED_STATES))
         self.in_flight.set(in_flight)
 
+    @contextmanager
+    def telegram_call(self, method: str) -> Iterator[None]:
+        """Around one Bot API call (telegram_calls.TelegramCalls): a failure is counted by method and kind."""
+        try:
+            yield
+        except TelegramAPIError as exc:
+            self.telegram_errors.labels(method, error_kind(exc)).inc()
+            raise
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -129,26 +132,6 @@ def error_kind(exc: TelegramAPIError) -> str:
         if isinstance(exc, cls):
             return kind
     return "other"
-
-
-class TelegramCallMetrics(BaseRequestMiddleware):
-    """An aiogram session middleware (``bot.session.middleware(...)``): counts every failed Bot API call."""
-
-    def __init__(self, metrics: BotMetrics) -> None:
-        self.metrics = metrics
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        name = str(getattr(method, "__api_method__", type(method).__name__))
-        try:
-            return await make_request(bot, method)
-        except TelegramAPIError as exc:
-            self.metrics.telegram_errors.labels(name, error_kind(exc)).inc()
-            raise
 
 
 class Stopwatch:

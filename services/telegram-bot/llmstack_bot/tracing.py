@@ -18,20 +18,13 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-if TYPE_CHECKING:
-    from aiogram import Bot
-    from aiogram.methods import Response, TelegramMethod
-    from aiogram.methods.base import TelegramType
 
 SERVICE_NAME = "llmstack-bot"
 #: webhook span contexts kept for turns not yet started; more than this in the inbox means a backlog, whose
@@ -102,6 +95,13 @@ class BotTracing:
             _PROPAGATOR.inject(headers)
             yield headers
 
+    @contextmanager
+    def telegram_call(self, method: str) -> Iterator[Span]:
+        """A client span around one Bot API call (telegram_calls.TelegramCalls). A call that raises leaves it an
+        error: the SDK's span (``set_status_on_exception``) sets ERROR, "<exception type>: <message>", on exit."""
+        with self.tracer.start_as_current_span(f"telegram {method}", kind=SpanKind.CLIENT) as span:
+            yield span
+
     def shutdown(self) -> None:
         if self._provider is not None:
             self._provider.shutdown()
@@ -112,24 +112,3 @@ def current_trace_headers() -> dict[str, str]:
     headers: dict[str, str] = {}
     _PROPAGATOR.inject(headers)
     return headers
-
-
-class TelegramCallSpans(BaseRequestMiddleware):
-    """An aiogram session middleware: one client span per Bot API call (sendMessage, sendChatAction, ...)."""
-
-    def __init__(self, tracing: BotTracing) -> None:
-        self.tracing = tracing
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        name = str(getattr(method, "__api_method__", type(method).__name__))
-        with self.tracing.tracer.start_as_current_span(f"telegram {name}", kind=SpanKind.CLIENT) as span:
-            try:
-                return await make_request(bot, method)
-            except Exception as exc:
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                raise

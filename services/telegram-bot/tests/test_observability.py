@@ -13,11 +13,14 @@ import httpx
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from bot_harness import TOKEN
-from llmstack_bot.metrics import BotMetrics, TelegramCallMetrics, scrape_allowed
+from llmstack_bot.metrics import BotMetrics, scrape_allowed
 from llmstack_bot.routers.spend import SpendUnavailable, fetch_budget, spend_text
 from llmstack_bot.telegram import make_bot
-from llmstack_bot.tracing import BotTracing, TelegramCallSpans
+from llmstack_bot.telegram_calls import TelegramCalls
+from llmstack_bot.tracing import BotTracing
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.simulator.loopback import serve
@@ -86,13 +89,17 @@ def test_scrape_allowed_with_the_secret_and_never_with_an_empty_one() -> None:
     assert not scrape_allowed("Bearer ", "")
 
 
-def test_telegram_errors_counted_by_method_and_kind() -> None:
+def test_telegram_errors_counted_by_method_and_kind_and_their_spans_marked() -> None:
+    """One middleware, both watchers, as app.py wires them; the spans read back through the SDK's own in-memory
+    exporter."""
     metrics = BotMetrics()
+    exported = InMemorySpanExporter()
+    tracing = BotTracing(exported)
     fake = FakeTelegram(TOKEN)
 
     async def scenario() -> None:
         bot = make_bot(TOKEN, fake.api_base)
-        bot.session.middleware(TelegramCallMetrics(metrics))
+        bot.session.middleware(TelegramCalls(metrics, tracing))
         try:
             await bot.send_message(1001, "fine")
             fake.fail("sendMessage", 400, description="Bad Request: can't parse entities")
@@ -117,6 +124,17 @@ def test_telegram_errors_counted_by_method_and_kind() -> None:
         ("llmstack_bot_telegram_errors_total", (("kind", "bad_request"), ("method", "sendMessage"))): 1,
         ("llmstack_bot_telegram_errors_total", (("kind", "forbidden"), ("method", "sendMessage"))): 1,
     }
+    tracing.shutdown()  # flushes the batch
+    spans = [
+        (s.name, s.status.status_code, (s.status.description or "").split(":")[0])
+        for s in exported.get_finished_spans()
+    ]
+    assert spans == [
+        ("telegram sendMessage", StatusCode.UNSET, ""),
+        ("telegram sendMessage", StatusCode.ERROR, "TelegramBadRequest"),
+        ("telegram sendMessage", StatusCode.ERROR, "TelegramForbiddenError"),
+        ("telegram sendMessage", StatusCode.ERROR, "TelegramRetryAfter"),
+    ]
 
 
 @pytest.fixture
@@ -141,7 +159,7 @@ def test_spans_webhook_turn_gateway_and_telegram_form_one_trace(collector: OtlpC
 
     async def scenario(gateway_url: str) -> None:
         bot = make_bot(TOKEN, fake.api_base)
-        bot.session.middleware(TelegramCallSpans(tracing))
+        bot.session.middleware(TelegramCalls(tracing))
         try:
             with tracing.webhook() as webhook:
                 tracing.remember(77, webhook)
