@@ -15,9 +15,10 @@ import yaml
 
 from infra.catalog import StackSpec, load_stack
 from infra.checks import has_errors, run_checks
-from infra.localgateway import LocalGateway
+from infra.localgateway import LocalBot, LocalGateway
 from infra.render import render_gateway_config
 from infra.simulator import ProviderSimulator
+from infra.simulator.telegram import FakeTelegram
 from tests.conftest import STACKS, TODAY
 
 MASTER_KEY = "sk-llmstack-test-" + uuid.uuid4().hex
@@ -65,6 +66,38 @@ def error_message(response: httpx.Response) -> str:
         return str(json.loads(response.text)["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return response.text
+
+
+def tell_bot(
+    bot: LocalBot, telegram: FakeTelegram, *, user: int, text: str, update_id: int, timeout_s: float = 60
+) -> list[dict[str, Any]]:
+    """Post ``text`` from ``user`` in their private chat to a running bot's webhook, as Telegram does, and wait for
+    the fake Telegram to receive the bot's answer: the messages the bot sent that chat since (none: not in time)."""
+    before = len(telegram.sent(user))
+    # an Update holding a Message with the fields the Bot API marks required (https://core.telegram.org/bots/api,
+    # the Update, Message, User and Chat objects); a private chat's id is its user's
+    update = {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "text": text,
+            "from": {"id": user, "is_bot": False, "first_name": "tester"},
+            "chat": {"id": user, "type": "private"},
+        },
+    }
+    response = httpx.post(
+        f"{bot.url}/telegram/webhook",
+        json=update,
+        # the secret_token given to setWebhook comes back in this header on every delivery (Bot API, setWebhook)
+        headers={"X-Telegram-Bot-Api-Secret-Token": bot.env["TELEGRAM_WEBHOOK_SECRET"]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + timeout_s
+    while len(telegram.sent(user)) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return telegram.sent(user)[before:]
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,19 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from infra.localgateway import LocalBot, LocalGateway
 from infra.simulator import ProviderSimulator
 from infra.simulator.telegram import FakeTelegram
-from tests.integration.conftest import MASTER_KEY, needs_redis, redis_client, stack_spec, start_gateway
+from tests.integration.conftest import (
+    MASTER_KEY,
+    needs_redis,
+    redis_client,
+    stack_spec,
+    start_gateway,
+    tell_bot,
+)
 
 TOKEN = "123456789:" + "E" * 35
 WEBHOOK_SECRET = secrets.token_urlsafe(32)
@@ -73,29 +79,7 @@ def stack(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory
 
 def say(stack: dict[str, Any], update_id: int, text: str) -> str:
     """Post one update as Telegram would and wait for the bot's reply."""
-    telegram: FakeTelegram = stack["telegram"]
-    before = len(telegram.sent(USER))
-    update = {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "text": text,
-            "from": {"id": USER, "is_bot": False, "first_name": "e2e"},
-            "chat": {"id": USER, "type": "private"},
-        },
-    }
-    response = httpx.post(
-        f"{stack['bot'].url}/telegram/webhook",
-        json=update,
-        headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(telegram.sent(USER)) == before:
-        time.sleep(0.1)
-    replies = telegram.sent(USER)[before:]
+    replies = tell_bot(stack["bot"], stack["telegram"], user=USER, text=text, update_id=update_id)
     assert replies, f"no reply to {text!r}"
     return str(replies[-1]["text"])
 

@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     error_message,
     needs_redis,
     stack_spec,
+    tell_bot,
 )
 
 SPEC = with_in_memory_counter(stack_spec("prod", budget={"daily_usd": 50}))
@@ -310,12 +311,11 @@ ADMIN = 6001
 def spend_reply(gateway: LocalGateway, tmp_path: Path) -> str:
     """A real bot (GATEWAY_API_KEY: the bot client's key, as the program sets it) asked /spend in its admin chat."""
     telegram = FakeTelegram(BOT_TOKEN)
-    secret = secrets.token_urlsafe(32)
     with telegram.running():
         bot = LocalBot(
             {
                 "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-                "TELEGRAM_WEBHOOK_SECRET": secret,
+                "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
                 "TELEGRAM_API_BASE": telegram.api_base,
                 "ALERTS_SECRET": secrets.token_urlsafe(32),
                 "GATEWAY_BASE_URL": gateway.url,
@@ -327,26 +327,7 @@ def spend_reply(gateway: LocalGateway, tmp_path: Path) -> str:
             }
         )
         with bot.running():
-            update = {
-                "update_id": 1,
-                "message": {
-                    "message_id": 1,
-                    "date": int(time.time()),
-                    "text": "/spend",
-                    "from": {"id": ADMIN, "is_bot": False, "first_name": "admin"},
-                    "chat": {"id": ADMIN, "type": "private"},
-                },
-            }
-            response = httpx.post(
-                f"{bot.url}/telegram/webhook",
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
-                timeout=30,
-            )
-            assert response.status_code == 200, response.text
-            deadline = time.monotonic() + 60
-            while not telegram.sent(ADMIN) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            tell_bot(bot, telegram, user=ADMIN, text="/spend", update_id=1)
         sent = telegram.sent(ADMIN)
     assert len(sent) == 1, sent
     return html.unescape(str(sent[0]["text"]))
