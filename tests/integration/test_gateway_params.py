@@ -149,3 +149,40 @@ def test_the_responses_api_and_text_completions_name_their_drops_too(client: ope
     )
     assert completion.headers[DROPPED] == "logprobs,seed"
     assert completion.parse().choices[0].text
+
+
+@pytest.mark.parametrize(
+    "parameter, value",
+    [
+        # where a request goes and with which key: LiteLLM's body blocklist (proxy/auth/auth_utils.py,
+        # is_request_body_safe) exists so a caller cannot point the provider's key at its own server
+        ("api_base", "http://127.0.0.1:9/steal"),
+        ("base_url", "http://127.0.0.1:9/steal"),
+        # what is logged, and where traces go: the catalog's observability section, not a caller's
+        ("turn_off_message_logging", False),
+        ("langfuse_host", "http://127.0.0.1:9"),
+    ],
+)
+def test_a_body_setting_what_only_the_catalog_may_is_a_400_naming_the_parameter(
+    client: openai.OpenAI, gateway: LocalGateway, simulator: ProviderSimulator, parameter: str, value: object
+) -> None:
+    """LiteLLM answers these as 401 "Authentication Error" (500 without the ``prisma`` package), so the SDK
+    reported a bad key; the gateway answers 400 (endpoints.body_refusal), nothing reaches a provider, and the
+    record says refused."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="simple",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={parameter: value},
+        )
+    assert f"the request body may not set {parameter!r}" in str(refused.value)
+    assert simulator.requests() == []  # refused before any provider call
+    records = [
+        json.loads(line)
+        for line in gateway.log_tail(2000).splitlines()
+        if line.startswith('{"event":"llmstack.request"')
+    ]
+    assert records[-1]["outcome"] == "refused"
+    assert records[-1]["status"] == 400
+    assert records[-1]["refusal"] == "parameter_not_allowed"
+    assert records[-1]["attempts"] == []

@@ -211,3 +211,32 @@ def test_no_prompt_answer_or_key_leaves_the_gateway(
     assert "redacted-by-litellm" in exported  # LiteLLM's placeholder (turn_off_message_logging)
     for leaked in (PROMPT_MARKER, ANSWER_MARKER, MASTER_KEY, OTLP_HEADER[1], LANGFUSE_SECRET):
         assert leaked not in exported
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_a_caller_cannot_undo_the_catalogs_redaction(
+    gateway: LocalGateway, collector: OtlpCollector, langfuse: LangfuseApi, path: str
+) -> None:
+    """LiteLLM 1.108.7 lets a request undo the config's redaction (litellm_core_utils/redact_messages.py,
+    should_redact_message_logging): its ``turn_off_message_logging`` parameter first, then this header. The
+    parameter is refused with a 400 (test_gateway_params.py); the header must not reveal the prompt either."""
+    parent, trace_id, _ = traceparent()
+    marker = "override-" + secrets.token_hex(6)
+    response = httpx.post(
+        f"{gateway.url}{path}",
+        json={"model": "simple", "max_tokens": 16, "messages": [{"role": "user", "content": marker}]},
+        headers={
+            "Authorization": f"Bearer {MASTER_KEY}",
+            "traceparent": parent,
+            "litellm-disable-message-redaction": "true",
+        },
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert llm_spans(collector, trace_id) and llm_spans(langfuse, trace_id)
+    exported = json.dumps(
+        [dict(s.attributes) for s in [*collector.spans, *langfuse.spans] if s.trace_id == trace_id],
+        default=str,
+    )
+    assert marker not in exported
+    assert "redacted-by-litellm" in exported

@@ -10,11 +10,13 @@ gets 404 with a message naming the method and path, and the list of what is serv
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
@@ -41,6 +43,30 @@ def not_served_message(data: Mapping[str, Any], call_type: str) -> str:
     url = str(request.get("url") or "")
     path = urlsplit(url).path if url else f"the {call_type} API"
     return refusal_text(str(request.get("method") or "POST"), path)
+
+
+#: LiteLLM's refusal of a body that sets what only the operator may (``api_base``, ``api_key``, ``base_url``,
+#: ``turn_off_message_logging``, ``model_list``, ...): ``proxy/auth/auth_utils.py`` ``is_request_body_safe`` raises
+#: a ValueError with this text inside its auth
+_BODY_REFUSAL = re.compile(r"^Rejected Request: (\S+) is not allowed in (?:the )?request body")
+BODY_REFUSAL_REASON = "parameter_not_allowed"
+
+
+def body_refusal(exception: BaseException | None) -> HTTPException | None:
+    """LiteLLM's refusal of a request body as the 400 it is, with a message for this gateway's clients.
+
+    LiteLLM's auth answers it as 401 "Authentication Error" (500 where the ``prisma`` package is missing, as its
+    error classifier imports it): an SDK then reports a bad key, though the key was fine and the body was not.
+    Its text advises ``allow_client_side_credentials``, a setting this stack never renders.
+    """
+    found = _BODY_REFUSAL.match(str(exception)) if isinstance(exception, ValueError) else None
+    if found is None:
+        return None
+    message = (
+        f"the request body may not set {found.group(1)!r}: where requests go, with which credentials, and what "
+        "is logged are the gateway's catalog's (stacks/catalog.yaml), never a caller's"
+    )
+    return HTTPException(status_code=400, detail=message)
 
 
 def is_served(method: str, path: str) -> bool:

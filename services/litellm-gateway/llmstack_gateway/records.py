@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmstack_gateway import metrics
@@ -44,6 +45,7 @@ from llmstack_gateway.content import (
     request_input,
 )
 from llmstack_gateway.counter import CounterUnavailable, to_nano
+from llmstack_gateway.endpoints import BODY_REFUSAL_REASON, body_refusal
 from llmstack_gateway.pricing import deployment_prices, litellm_cost
 from llmstack_gateway.request_record import assemble, usage_of
 from llmstack_gateway.settings import load_config
@@ -203,10 +205,18 @@ class RequestRecords(CustomLogger):
         original_exception: Exception,
         user_api_key_dict: Any,
         traceback_str: str | None = None,
-    ) -> None:
+    ) -> HTTPException | None:
+        refused = body_refusal(original_exception)
+        if refused is not None:
+            # refused in LiteLLM's auth, before any deployment was tried (the failure event LiteLLM logs for it
+            # named a deployment all the same): the record says so, and the client gets the 400 (endpoints.py)
+            self._tracked.pop(str(request_data.get("litellm_call_id")), None)
+            original_exception = refused
         status = status_of(original_exception) or 500
         detail = getattr(original_exception, "detail", None)
         reason = detail.get("reason") if isinstance(detail, Mapping) else None
+        if refused is not None:
+            reason = BODY_REFUSAL_REASON
         tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
         # the budget settles a client gone before a plain answer at its reservation, and releases every other
         cost_nano = tracked.held_nano if tracked and status == CLIENT_CLOSED_REQUEST else 0
@@ -220,6 +230,7 @@ class RequestRecords(CustomLogger):
             exception=original_exception,
             client=_client(user_api_key_dict),
         )
+        return refused  # LiteLLM answers the client with the first exception a failure hook returns
 
     # -- the record ------------------------------------------------------------------------------------------
     async def _record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from llmstack_gateway.endpoints import NotServedRoute, is_served
+from llmstack_gateway.endpoints import NotServedRoute, body_refusal, is_served
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -64,3 +64,29 @@ def test_reads_pass_and_websockets_are_refused() -> None:
     with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect("/v1/realtime"):
         pass
     assert caught.value.code == 1008 and "WEBSOCKET /v1/realtime is not served" in caught.value.reason
+
+
+def test_litellms_body_refusal_becomes_a_400_naming_the_parameter() -> None:
+    # the texts LiteLLM 1.108.7 raises (proxy/auth/auth_utils.py, is_request_body_safe / _check_banned_params)
+    banned = ValueError(
+        "Rejected Request: api_base is not allowed in request body. Clientside passthrough requires explicit "
+        "admin opt-in via either `general_settings.allow_client_side_credentials = true` (proxy-wide) or ..."
+    )
+    refused = body_refusal(banned)
+    assert refused is not None and refused.status_code == 400
+    assert "may not set 'api_base'" in str(refused.detail)
+    assert "allow_client_side_credentials" not in str(refused.detail)  # a setting this stack never renders
+    listed = body_refusal(ValueError("Rejected Request: model_list is not allowed in the request body."))
+    assert listed is not None and "'model_list'" in str(listed.detail)
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        ValueError("something else went wrong"),
+        RuntimeError("Rejected Request: api_base is not allowed"),
+        None,
+    ],
+)
+def test_other_failures_are_left_as_they_are(exception: BaseException | None) -> None:
+    assert body_refusal(exception) is None
