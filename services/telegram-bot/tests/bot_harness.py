@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))  # the shared fakes in tests/fakes
 
 from infra.simulator.telegram import FakeTelegram  # noqa: E402
+
+if TYPE_CHECKING:
+    from llmstack_bot.settings import Settings
 
 TOKEN = "123456789:" + "A" * 35
 WEBHOOK_SECRET = "webhook-secret-" + "w" * 20
@@ -35,16 +38,26 @@ def postgres_available() -> bool:
         return False
 
 
-def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **overrides: Any) -> Any:
+def required_settings(**overrides: Any) -> Settings:
+    """Settings with what has no default (the bot token and the three secrets, long enough to pass), the rest from
+    the environment or the defaults: for the rules tested without a server."""
     from llmstack_bot.settings import Settings
 
     values: dict[str, Any] = {
         "telegram_bot_token": TOKEN,
         "telegram_webhook_secret": WEBHOOK_SECRET,
-        "telegram_api_base": telegram.api_base,
         "alerts_secret": ALERTS_SECRET,
-        "gateway_base_url": gateway_url,
         "gateway_api_key": GATEWAY_KEY,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **overrides: Any) -> Settings:
+    """The settings of a bot served here: the fake Bot API and gateway, short leases and timeouts."""
+    values: dict[str, Any] = {
+        "telegram_api_base": telegram.api_base,
+        "gateway_base_url": gateway_url,
         "database_url": database_url,
         "allowed_user_ids": ALLOWED,
         "admin_chat_id": ADMIN_CHAT,
@@ -63,7 +76,7 @@ def bot_settings(database_url: str, telegram: FakeTelegram, gateway_url: str, **
         "bind_host": "127.0.0.1",
         **overrides,
     }
-    return Settings(**values)
+    return required_settings(**values)
 
 
 @dataclass

@@ -8,29 +8,16 @@ from typing import Any
 
 import pytest
 from aiogram.types import Update
+from bot_harness import required_settings
 from llmstack_bot.addressing import command_target, is_addressed, without_mention
 from llmstack_bot.context import BotIdentity
 from llmstack_bot.db import make_engine
-from llmstack_bot.settings import Settings
 from llmstack_bot.turns import clip
 from llmstack_bot.updates import NotJson, judge
 from payloads import BOT_ID, BOT_USERNAME, load, raw
 from pydantic import ValidationError
 
 ME = BotIdentity(BOT_ID, BOT_USERNAME)
-TOKEN = "123456789:" + "A" * 35
-STRONG = "s" * 32
-
-
-def settings(**overrides: Any) -> Settings:
-    values = {
-        "telegram_bot_token": TOKEN,
-        "telegram_webhook_secret": STRONG,
-        "alerts_secret": STRONG,
-        "gateway_api_key": STRONG,
-        **overrides,
-    }
-    return Settings(**values)
 
 
 def addressed(name: str, **overrides: Any) -> bool:
@@ -106,17 +93,17 @@ def test_a_question_is_clipped_with_a_notice() -> None:
 
 def test_worker_and_lease_settings_are_checked() -> None:
     with pytest.raises(ValidationError, match="WORKER_CONCURRENCY must be at least 1"):
-        settings(worker_concurrency=0)
+        required_settings(worker_concurrency=0)
     with pytest.raises(ValidationError, match="INBOX_LEASE_S must be at least 1 second"):
-        settings(inbox_lease_s=0.5)
+        required_settings(inbox_lease_s=0.5)
 
 
 def test_the_stop_timeout_is_railways_draining_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert settings().shutdown_timeout_s == 3.0  # Railway's default SIGTERM-to-SIGKILL time
+    assert required_settings().shutdown_timeout_s == 3.0  # Railway's default SIGTERM-to-SIGKILL time
     monkeypatch.setenv("RAILWAY_DEPLOYMENT_DRAINING_SECONDS", "20")
-    assert settings().shutdown_timeout_s == 20.0
+    assert required_settings().shutdown_timeout_s == 20.0
     monkeypatch.setenv("SHUTDOWN_TIMEOUT_S", "7")
-    assert settings().shutdown_timeout_s == 7.0
+    assert required_settings().shutdown_timeout_s == 7.0
 
 
 def test_postgres_gets_connect_and_statement_timeouts_and_keeps_its_options() -> None:
