@@ -185,3 +185,13 @@ def test_operator_routes_need_the_master_key(gateway: LocalGateway) -> None:
     assert refused.status_code == 403
     assert "client 'bot' may not use operator routes" in refused.text
     assert call(gateway, "GET", "/llmstack/routes", "none").status_code == 401
+
+
+@pytest.mark.parametrize("header", ["x-api-key", "api-key", "x-goog-api-key", "x-litellm-api-key"])
+def test_budget_takes_the_key_from_any_header_the_guard_reads(gateway: LocalGateway, header: str) -> None:
+    """The guard reads a key from each of surface.KEY_HEADERS (Anthropic's SDK sends x-api-key), and /budget reads
+    the same, so a known key is never a 401 there. /metrics is answered first by LiteLLM's PrometheusAuthMiddleware
+    (proxy/middleware/prometheus_auth_middleware.py), which reads ``Authorization`` only, as scrapers send it."""
+    assert httpx.get(f"{gateway.url}/budget", headers={header: MASTER_KEY}, timeout=30).status_code == 200
+    assert httpx.get(f"{gateway.url}/budget", headers={header: BOT}, timeout=30).status_code == 200
+    assert httpx.get(f"{gateway.url}/budget", headers={header: "sk-unknown"}, timeout=30).status_code == 401

@@ -28,6 +28,7 @@ from llmstack_gateway import metrics
 from llmstack_gateway.auth import user_api_key_auth
 from llmstack_gateway.clients import BUDGET_PATH, caller_of, operator_route_refusal
 from llmstack_gateway.counter import CounterUnavailable
+from llmstack_gateway.surface import key_from_headers
 
 if TYPE_CHECKING:
     from llmstack_gateway.counter import DayTotals
@@ -62,7 +63,8 @@ async def _refusal(request: Request, path: str) -> Response | None:
 
     A client's key (issue 13, ``clients.py``) is a known key too: it reads ``/budget`` with ``read_budget`` only.
     """
-    identity = await user_api_key_auth(request, request.headers.get("authorization") or "")
+    # any header a client may carry its key in (Anthropic's SDK sends x-api-key), as the surface's guard reads it
+    identity = await user_api_key_auth(request, key_from_headers(request.headers))
     caller = caller_of(identity)
     reason = (
         "this request carries no client identity" if caller is None else operator_route_refusal(caller, path)
