@@ -6,6 +6,8 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,6 +133,26 @@ class RedisBudget:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.client = redis_client()
+
+    @classmethod
+    @contextmanager
+    def fresh(cls, name: str) -> Iterator[RedisBudget]:
+        """A counter under a prefix no other run shares (``<name>-<random>``), its keys deleted afterwards."""
+        budget = cls(f"{name}-{uuid.uuid4().hex[:12]}")
+        try:
+            yield budget
+        finally:
+            budget.forget()
+
+    def gateway_env(self, clock: Path | None = None) -> dict[str, str]:
+        """What a gateway needs to keep its counter here (llmstack_gateway/settings.py reads REDIS_HOST, REDIS_PORT
+        and BUDGET_KEY_PREFIX); with ``clock``, the file its budget day is read from (LLMSTACK_BUDGET_CLOCK_FILE)."""
+        env = {
+            "REDIS_HOST": REDIS["host"],
+            "REDIS_PORT": str(REDIS["port"]),
+            "BUDGET_KEY_PREFIX": self.prefix,
+        }
+        return env if clock is None else {**env, "LLMSTACK_BUDGET_CLOCK_FILE": str(clock)}
 
     def key(self, day: str, name: str) -> str:
         return f"budget:{{{self.prefix}:{day}}}:{name}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +15,8 @@ from infra.simulator import ProviderSimulator
 from infra.simulator.telegram import FakeTelegram
 from tests.integration.conftest import (
     MASTER_KEY,
+    RedisBudget,
     needs_redis,
-    redis_client,
     stack_spec,
     start_gateway,
     tell_bot,
@@ -27,7 +26,6 @@ TOKEN = "123456789:" + "E" * 35
 WEBHOOK_SECRET = secrets.token_urlsafe(32)
 ALERTS_SECRET = secrets.token_urlsafe(32)
 USER, ADMIN = 5001, 5999
-PREFIX = f"llmstack-e2e-{uuid.uuid4().hex[:10]}"
 SPEC = stack_spec(
     "dev",
     gateway={"replicas": 1, "workers": 1, "shared_state": "redis"},
@@ -41,7 +39,7 @@ pytestmark = needs_redis
 @pytest.fixture(scope="module")
 def stack(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     telegram = FakeTelegram(TOKEN)
-    with telegram.running():
+    with telegram.running(), RedisBudget.fresh("llmstack-e2e") as budget:
         bot = LocalBot(
             {
                 "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -62,19 +60,14 @@ def stack(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory
             SPEC,
             simulator,
             env={
-                "REDIS_HOST": "127.0.0.1",
-                "REDIS_PORT": "6379",
-                "BUDGET_KEY_PREFIX": PREFIX,
+                **budget.gateway_env(),
                 "BUDGET_ALERT_URL": f"{bot.url}/alerts",
                 "BUDGET_ALERT_SECRET": ALERTS_SECRET,
             },
         )
         bot.env = {**bot.env, "GATEWAY_BASE_URL": gateway.url}
         with gateway.running(), bot.running():
-            yield {"telegram": telegram, "bot": bot, "gateway": gateway}
-    client = redis_client()
-    for key in client.scan_iter(f"*{PREFIX}*"):
-        client.delete(key)
+            yield {"telegram": telegram, "bot": bot, "gateway": gateway, "budget": budget}
 
 
 def say(stack: dict[str, Any], update_id: int, text: str) -> str:
@@ -106,7 +99,8 @@ def test_the_budget_cap_produces_the_budget_message_and_an_admin_alert(stack: di
 
     # spend the day's budget: the counter is the shared one in Redis
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    redis_client().set(f"budget:{{{PREFIX}:{day}}}:spent", str(int(2.0 * 1e9)))
+    budget: RedisBudget = stack["budget"]
+    budget.client.set(budget.key(day, "spent"), str(int(2.0 * 1e9)))
     reply = say(stack, 10, "one more, please")
     assert reply.startswith("The daily budget is reached; it resets at ")
     assert "(UTC)" in reply

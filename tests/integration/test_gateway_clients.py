@@ -23,7 +23,6 @@ from infra.simulator.telegram import FakeTelegram
 from tests.integration.conftest import (
     MASTER_KEY,
     PROVIDER_ENV,
-    REDIS,
     RedisBudget,
     chat,
     error_message,
@@ -185,16 +184,9 @@ def test_a_client_over_its_rate_gets_429_with_retry_after_while_the_other_goes_o
         budget={"daily_usd": 50},
         clients={"tools": {"requests_per_minute": 3}},
     )
-    budget = RedisBudget(f"h14-rate-{secrets.token_hex(4)}")
     config = render_gateway_config(spec, simulator.api_bases(), master_key_completions=False)
-    env = {
-        **PROVIDER_ENV,
-        **client_env(KEYS),
-        "REDIS_HOST": REDIS["host"],
-        "REDIS_PORT": str(REDIS["port"]),
-        "BUDGET_KEY_PREFIX": budget.prefix,
-    }
-    try:
+    with RedisBudget.fresh("h14-rate") as budget:
+        env = {**PROVIDER_ENV, **client_env(KEYS), **budget.gateway_env()}
         with LocalGateway(config, MASTER_KEY, env=env).running() as gateway:
             answers = [chat(gateway, "simple", key=KEYS["tools"], max_tokens=8) for _ in range(5)]
             assert [r.status_code for r in answers] == [200, 200, 200, 429, 429], [r.text for r in answers]
@@ -224,8 +216,6 @@ def test_a_client_over_its_rate_gets_429_with_retry_after_while_the_other_goes_o
             assert budget.client.zcard(f"ratelimit:{{{budget.prefix}}}:client:tools") == 3
             reserved = list(budget.client.scan_iter(f"budget:{{{budget.prefix}:*}}:reserved"))
             assert reserved and all(int(budget.client.get(k) or 0) == 0 for k in reserved)
-    finally:
-        budget.forget()
 
 
 # -- GET /budget with a client key (clients.<name>.read_budget; issue 12: the bot's /spend) --------------------

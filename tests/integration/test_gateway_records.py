@@ -22,7 +22,6 @@ from infra.simulator import ProviderSimulator
 from tests.integration.conftest import (
     MASTER_KEY,
     PROVIDER_ENV,
-    REDIS,
     RedisBudget,
     chat,
     error_message,
@@ -86,28 +85,16 @@ class Gateway:
 
 @pytest.fixture(scope="module")
 def running(simulator: ProviderSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    prefix = f"llmstack-test-{uuid.uuid4().hex[:12]}"
     clock = tmp_path_factory.mktemp("clock") / "now"
     clock.write_text(f"{YESTERDAY}T12:00:00+01:00")
-    gateway = start_gateway(
-        SPEC,
-        simulator,
-        workers=2,
-        env={
-            "REDIS_HOST": REDIS["host"],
-            "REDIS_PORT": str(REDIS["port"]),
-            "BUDGET_KEY_PREFIX": prefix,
-            "LLMSTACK_BUDGET_CLOCK_FILE": str(clock),
-        },
-    )
-    assert RECORDS in gateway.config_text, "llmstack render no longer registers the records callback"
-    gateway.startup_timeout_s = 300  # two workers importing LiteLLM on a busy 2-core box (measured: 210 s)
-    budget = RedisBudget(prefix)
-    try:
+    with RedisBudget.fresh("llmstack-test") as budget:
+        gateway = start_gateway(SPEC, simulator, workers=2, env=budget.gateway_env(clock))
+        assert RECORDS in gateway.config_text, "llmstack render no longer registers the records callback"
+        gateway.startup_timeout_s = (
+            300  # two workers importing LiteLLM on a busy 2-core box (measured: 210 s)
+        )
         with gateway.running():
             yield Gateway(gateway, budget, clock)
-    finally:
-        budget.forget()
 
 
 @pytest.fixture(autouse=True)
@@ -320,20 +307,12 @@ CONTENT_SPEC = stack_spec(
 
 @pytest.fixture(scope="module")
 def content_on(simulator: ProviderSimulator) -> Iterator[Gateway]:
-    prefix = f"llmstack-test-{uuid.uuid4().hex[:12]}"
-    gateway = start_gateway(
-        CONTENT_SPEC,
-        simulator,
-        env={"REDIS_HOST": REDIS["host"], "REDIS_PORT": str(REDIS["port"]), "BUDGET_KEY_PREFIX": prefix},
-    )
-    assert "turn_off_message_logging: false" in gateway.config_text
-    gateway.startup_timeout_s = 300
-    budget = RedisBudget(prefix)
-    try:
+    with RedisBudget.fresh("llmstack-test") as budget:
+        gateway = start_gateway(CONTENT_SPEC, simulator, env=budget.gateway_env())
+        assert "turn_off_message_logging: false" in gateway.config_text
+        gateway.startup_timeout_s = 300
         with gateway.running():
             yield Gateway(gateway, budget)
-    finally:
-        budget.forget()
 
 
 def sse_data(response: httpx.Response) -> Iterator[dict[str, Any]]:

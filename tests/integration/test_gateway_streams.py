@@ -4,7 +4,6 @@ usage at the deployment's prices; for a non-streamed answer also LiteLLM's ``x-l
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from infra.simulator import Behavior, ProviderSimulator
 from tests.integration.conftest import (
     MASTER_KEY,
     PROVIDER_ENV,
-    REDIS,
     RedisBudget,
     deployment_prices,
     needs_redis,
@@ -43,9 +41,8 @@ PROMPT = "Say something short about budgets."
 
 @pytest.fixture(scope="module")
 def budget() -> Iterator[RedisBudget]:
-    counter = RedisBudget(f"llmstack-test-streams-{uuid.uuid4().hex[:10]}")
-    yield counter
-    counter.forget()
+    with RedisBudget.fresh("llmstack-test-streams") as counter:
+        yield counter
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +52,7 @@ def gateway(
     clock = tmp_path_factory.mktemp("clock") / "now"
     clock.write_text(f"{DAY}T12:00:00+00:00")
     config = render_gateway_config(SPEC, simulator.api_bases())
-    env = {
-        **PROVIDER_ENV,
-        "REDIS_HOST": REDIS["host"],
-        "REDIS_PORT": str(REDIS["port"]),
-        "BUDGET_KEY_PREFIX": budget.prefix,
-        "LLMSTACK_BUDGET_CLOCK_FILE": str(clock),
-    }
+    env = {**PROVIDER_ENV, **budget.gateway_env(clock)}
     with LocalGateway(config, MASTER_KEY, env=env).running() as running:
         yield running, deployment_prices(config)
 
