@@ -196,7 +196,8 @@ class Observability(Strict):
 
     otlp: Otlp | None = None
     langfuse: Langfuse | None = None
-    #: send prompts and answers along with the spans; off, LiteLLM redacts them before any callback sees them
+    #: put prompts and answers in the spans and in the gateway's per-request records; off (the default), LiteLLM
+    #: redacts them before any callback sees them and the records carry none (llmstack_gateway/content.py)
     log_content: bool = False
 
 

@@ -4,7 +4,8 @@ The one source is the rendered config's ``litellm_settings.turn_off_message_logg
 prompts and answers out of LiteLLM's traces: ``llmstack render`` writes it into every config, ``true`` unless the
 catalog's ``observability.log_content`` is on. Content is logged only on an explicit ``false``, so a config
 without the key (a hand-written one, or one rendered before the key was always written) logs none. A request
-cannot change it: a caller's own ``turn_off_message_logging`` or redaction header acts on LiteLLM's traces only.
+cannot change it: LiteLLM refuses a body's own ``turn_off_message_logging`` (a 400 here, ``endpoints.body_refusal``),
+and its ``litellm-disable-message-redaction`` header reveals nothing (tests/integration/test_gateway_traces.py).
 
 What is logged: ``content.input``, the request's input fields (``messages``, ``prompt``, Anthropic's ``system``
 and ``messages``, the Responses API's ``input`` and ``instructions``) as compact JSON text, never a header or a
