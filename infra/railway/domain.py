@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
@@ -12,12 +12,11 @@ from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
 from infra.railway.provider import RailwayProvider, create_or_adopt
+from infra.railway.scope import SCOPE_FIELDS, ServiceScope, scope_variables
 
 DOMAIN_FIELDS = ResourceFields(
     (
-        Field("project_id", "project_id", required=True, replace=True),
-        Field("environment_id", "environment_id", required=True, replace=True),
-        Field("service_id", "service_id", required=True, replace=True),
+        *SCOPE_FIELDS,
         Field("target_port", "target_port", required=True),
         Field("domain"),
         Field("url"),
@@ -31,15 +30,7 @@ class ServiceDomainProvider(RailwayProvider):
     @staticmethod
     def _domains(client: RailwayClient, props: Mapping[str, Any]) -> list[dict[str, Any]]:
         # `domains` is a plain list, not a paginated connection (schema: AllDomains.serviceDomains)
-        result = client.execute(
-            ops.DOMAINS,
-            {
-                "projectId": props["project_id"],
-                "environmentId": props["environment_id"],
-                "serviceId": props["service_id"],
-            },
-            retry_not_found=True,
-        )
+        result = client.execute(ops.DOMAINS, scope_variables(props), retry_not_found=True)
         domains: list[dict[str, Any]] = result["domains"]["serviceDomains"]
         return domains
 
@@ -103,11 +94,9 @@ class ServiceDomain(Resource, module="railway", name="ServiceDomain"):
         self,
         name: str,
         *,
-        project_id: pulumi.Input[str],
-        environment_id: pulumi.Input[str],
-        service_id: pulumi.Input[str],
         target_port: pulumi.Input[int],
         api_url: pulumi.Input[str] = DEFAULT_API_URL,
         opts: pulumi.ResourceOptions | None = None,
+        **scope: Unpack[ServiceScope],
     ) -> None:
-        super().__init__(ServiceDomainProvider(), name, DOMAIN_FIELDS.props(locals()), opts)
+        super().__init__(ServiceDomainProvider(), name, DOMAIN_FIELDS.props({**scope, **locals()}), opts)

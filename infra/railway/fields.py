@@ -67,7 +67,8 @@ class ResourceFields:
         return tuple(f.name for f in self.fields if f.computed)
 
     def props(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The wrapper's properties from its keyword arguments (pass ``locals()``); computed ones start None."""
+        """The wrapper's properties from its keyword arguments (pass ``locals()``, with a ``**scope`` of
+        ``infra.railway.scope.ServiceScope`` merged in); computed ones start None."""
         props: dict[str, Any] = {}
         for f in self.fields:
             if f.computed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
@@ -19,12 +19,11 @@ from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
 from infra.railway.provider import RailwayProvider, already_gone_is_done
+from infra.railway.scope import SCOPE_FIELDS, ServiceScope, scope_variables
 
 VARIABLES_FIELDS = ResourceFields(
     (
-        Field("project_id", "project_id", required=True, replace=True),
-        Field("environment_id", "environment_id", required=True, replace=True),
-        Field("service_id", "service_id", required=True, replace=True),
+        *SCOPE_FIELDS,
         # compared through its digest (other_changes), never stored
         Field("variables", "variables", secret=True, compared=False),
         Field("names"),
@@ -37,14 +36,6 @@ def digest(values: Mapping[str, Any]) -> str:
     """A stable fingerprint of values that must not be stored themselves (variables holding secrets)."""
     canonical = json.dumps(dict(values), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _scope(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "projectId": props["project_id"],
-        "environmentId": props["environment_id"],
-        "serviceId": props["service_id"],
-    }
 
 
 class VariablesProvider(RailwayProvider):
@@ -72,7 +63,14 @@ class VariablesProvider(RailwayProvider):
             client.execute(
                 ops.VARIABLE_COLLECTION_UPSERT,
                 # replace=false: variables Railway or a person added stay; skipDeploys: one deploy comes later
-                {"input": {**_scope(props), "variables": variables, "replace": False, "skipDeploys": True}},
+                {
+                    "input": {
+                        **scope_variables(props),
+                        "variables": variables,
+                        "replace": False,
+                        "skipDeploys": True,
+                    }
+                },
                 retry_not_found=True,
             )
         self._delete_names(client, props, removed)
@@ -81,7 +79,7 @@ class VariablesProvider(RailwayProvider):
     def _delete_names(client: RailwayClient, props: Mapping[str, Any], names: Any) -> None:
         for name in names:
             with already_gone_is_done():
-                client.execute(ops.VARIABLE_DELETE, {"input": {**_scope(props), "name": name}})
+                client.execute(ops.VARIABLE_DELETE, {"input": {**scope_variables(props), "name": name}})
 
     def _variable_outs(self, props: Mapping[str, Any]) -> dict[str, Any]:
         values = props.get("variables") or {}
@@ -90,7 +88,7 @@ class VariablesProvider(RailwayProvider):
         return outs
 
     def fetch(self, client: RailwayClient, id_: str, props: Mapping[str, Any]) -> dict[str, Any] | None:
-        live = client.execute(ops.VARIABLES, _scope(props))["variables"] or {}
+        live = client.execute(ops.VARIABLES, scope_variables(props))["variables"] or {}
         owned = {name: live[name] for name in props.get("names") or [] if name in live}
         # a changed or deleted value shows up as a different digest, so the next `up` writes it again
         return {**props, "names": sorted(owned), "digest": digest(owned)}
@@ -107,12 +105,10 @@ class Variables(Resource, module="railway", name="Variables"):
         self,
         name: str,
         *,
-        project_id: pulumi.Input[str],
-        environment_id: pulumi.Input[str],
-        service_id: pulumi.Input[str],
         variables: pulumi.Input[Mapping[str, pulumi.Input[str]]],
         api_url: pulumi.Input[str] = DEFAULT_API_URL,
         opts: pulumi.ResourceOptions | None = None,
+        **scope: Unpack[ServiceScope],
     ) -> None:
         # every value is secret: provider keys, the master key and tokens travel here
-        super().__init__(VariablesProvider(), name, VARIABLES_FIELDS.props(locals()), opts)
+        super().__init__(VariablesProvider(), name, VARIABLES_FIELDS.props({**scope, **locals()}), opts)

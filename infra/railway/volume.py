@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
@@ -18,12 +18,11 @@ from infra.railway import operations as ops
 from infra.railway.client import RailwayClient
 from infra.railway.fields import DEFAULT_API_URL, Field, ResourceFields
 from infra.railway.provider import RailwayProvider, all_nodes, create_or_adopt, edges
+from infra.railway.scope import SCOPE_FIELDS, ServiceScope
 
 VOLUME_FIELDS = ResourceFields(
     (
-        Field("project_id", "project_id", required=True, replace=True),
-        Field("environment_id", "environment_id", required=True, replace=True),
-        Field("service_id", "service_id", required=True, replace=True),
+        *SCOPE_FIELDS,
         Field("mount_path", "mount_path", required=True),
         Field("volume_id"),
         Field("volume_name"),
@@ -96,11 +95,9 @@ class Volume(Resource, module="railway", name="Volume"):
         self,
         name: str,
         *,
-        project_id: pulumi.Input[str],
-        environment_id: pulumi.Input[str],
-        service_id: pulumi.Input[str],
         mount_path: pulumi.Input[str],
         api_url: pulumi.Input[str] = DEFAULT_API_URL,
         opts: pulumi.ResourceOptions | None = None,
+        **scope: Unpack[ServiceScope],
     ) -> None:
-        super().__init__(VolumeProvider(), name, VOLUME_FIELDS.props(locals()), opts)
+        super().__init__(VolumeProvider(), name, VOLUME_FIELDS.props({**scope, **locals()}), opts)
