@@ -155,27 +155,37 @@ class InboxRepository:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def finish(self, update_id: int, status: str = "done", error: str | None = None) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.update_id == update_id)
-                .values(status=status, done_at=utcnow(), lease_owner=None, error=error)
-            )
+    def finish(self, update_id: int, owner: str, status: str = "done", error: str | None = None) -> bool:
+        """Record how ``owner``'s turn ended; False when its lease had passed to another process meanwhile.
 
-    def release(self, update_id: int, delay_s: float, error: str | None = None) -> None:
-        """Claimable again after ``delay_s`` (a retry after a transient failure)."""
+        Only the lease holder writes the outcome: a process whose lease expired mid-turn (a renewal that failed)
+        must not mark done, or release, an update another process has claimed and is answering.
+        """
+        return self._settle(update_id, owner, status=status, done_at=utcnow(), lease_owner=None, error=error)
+
+    def release(self, update_id: int, owner: str, delay_s: float, error: str | None = None) -> bool:
+        """Claimable again after ``delay_s`` (a retry after a transient failure); False as ``finish``."""
+        return self._settle(
+            update_id,
+            owner,
+            status="processing",
+            lease_until=utcnow() + dt.timedelta(seconds=delay_s),
+            lease_owner=None,
+            error=error,
+        )
+
+    def _settle(self, update_id: int, owner: str, **values: Any) -> bool:
         with self._sessions.begin() as session:
-            session.execute(
+            result = session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.update_id == update_id)
-                .values(
-                    status="processing",
-                    lease_until=utcnow() + dt.timedelta(seconds=delay_s),
-                    lease_owner=None,
-                    error=error,
+                .where(
+                    InboxUpdate.update_id == update_id,
+                    InboxUpdate.status == "processing",
+                    InboxUpdate.lease_owner == owner,
                 )
+                .values(**values)
             )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def hand_back(self, update_ids: list[int], owner: str) -> None:
         """Shutting down: claimable at once by the next process, and the attempt does not count."""

@@ -17,6 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
 
@@ -121,17 +122,17 @@ class InboxWorker:
             await self._process(item)
         except ChatUnreachable as exc:
             log.info("update %s: %s; not answered", item.update_id, exc)
-            return self._db.run(self._inbox.finish, item.update_id, "done", str(exc))
+            return self._ended(item, self._inbox.finish, "done", str(exc))
         except RetryLater as exc:
-            return self._db.run(self._inbox.release, item.update_id, exc.delay_s, str(exc))
+            return self._ended(item, self._inbox.release, exc.delay_s, str(exc))
         except TelegramBadRequest as exc:  # Telegram refuses this request as it is: trying again cannot help
             log.error("update %s: Telegram refused a message: %s", item.update_id, exc.message)
-            return self._db.run(self._inbox.finish, item.update_id, "failed", exc.message)
+            return self._ended(item, self._inbox.finish, "failed", exc.message)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             if item.attempts >= self._max_attempts:
                 log.exception("update %s failed for good after %s attempts", item.update_id, item.attempts)
-                return self._db.run(self._inbox.finish, item.update_id, "failed", error)
+                return self._ended(item, self._inbox.finish, "failed", error)
             delay = min(self._max_backoff_s, self._backoff_s * 2 ** (item.attempts - 1))
             log.warning(
                 "update %s failed (attempt %s), retrying in %g s: %s",
@@ -140,8 +141,16 @@ class InboxWorker:
                 delay,
                 error,
             )
-            return self._db.run(self._inbox.release, item.update_id, delay, error)
-        return self._db.run(self._inbox.finish, item.update_id, "done")
+            return self._ended(item, self._inbox.release, delay, error)
+        return self._ended(item, self._inbox.finish, "done")
+
+    async def _ended(self, item: ClaimedUpdate, write: Callable[..., bool], *args: Any) -> None:
+        """The inbox write that records how a turn ended, as this process's lease holder only."""
+        if not await self._db.run(write, item.update_id, self.owner, *args):
+            log.warning(
+                "update %s: its lease passed to another process while this turn ran; that one's outcome stands",
+                item.update_id,
+            )
 
     async def shutdown(self, loop_task: asyncio.Task[None] | None, timeout_s: float) -> list[int]:
         """Stop leasing; let turns finish within ``timeout_s``, then cancel the rest and hand them back.
