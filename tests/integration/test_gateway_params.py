@@ -186,3 +186,4 @@ def test_a_body_setting_what_only_the_catalog_may_is_a_400_naming_the_parameter(
     assert records[-1]["status"] == 400
     assert records[-1]["refusal"] == "parameter_not_allowed"
     assert records[-1]["attempts"] == []
+    assert records[-1]["endpoint"] == "/v1/chat/completions"  # the path LiteLLM's auth noted

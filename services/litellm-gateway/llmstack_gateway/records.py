@@ -229,6 +229,7 @@ class RequestRecords(CustomLogger):
             refusal=str(reason) if reason else None,
             exception=original_exception,
             client=_client(user_api_key_dict),
+            route=getattr(user_api_key_dict, "request_route", None),
         )
         return refused  # LiteLLM answers the client with the first exception a failure hook returns
 
@@ -245,6 +246,7 @@ class RequestRecords(CustomLogger):
         exception: BaseException | None = None,
         client: str | None = None,
         answer: AnswerText | None = None,
+        route: str | None = None,
     ) -> None:
         if not data.get("litellm_call_id"):
             return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
@@ -267,6 +269,7 @@ class RequestRecords(CustomLogger):
             exception=exception,
             client=client,
             started=tracked.started,
+            route=route,
             now=time.time(),
         )
         record["budget"] = await self._budget_after(tracked.day)

@@ -36,8 +36,10 @@ def served_by(logging_obj: Any) -> tuple[str | None, str | None, str | None]:
     )
 
 
-def endpoint_and_asked(data: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(endpoint path, model the client asked for): a route's name as routes.py noted it before rewriting it."""
+def endpoint_and_asked(data: Mapping[str, Any], route: str | None = None) -> tuple[str, str | None]:
+    """(endpoint path, model the client asked for): a route's name as routes.py noted it before rewriting it.
+
+    ``route``: the path LiteLLM's auth noted, for a request refused there, before it recorded the request."""
     request = data.get("proxy_server_request") or {}
     url = str(request.get("url") or "")
     asked = data.get("model")
@@ -45,7 +47,7 @@ def endpoint_and_asked(data: Mapping[str, Any]) -> tuple[str, str | None]:
         metadata = data.get(bucket)
         if isinstance(metadata, Mapping) and metadata.get("llmstack_route"):
             asked = metadata["llmstack_route"]
-    return (urlsplit(url).path if url else "unknown"), (str(asked) if asked is not None else None)
+    return (urlsplit(url).path if url else route or "unknown"), (str(asked) if asked is not None else None)
 
 
 def usage_of(response: Any) -> tuple[int, int] | None:
@@ -86,12 +88,13 @@ def assemble(
     exception: BaseException | None,
     client: str | None,
     started: float | None,
+    route: str | None = None,
     now: float,
 ) -> dict[str, Any]:
     """The record without the budget's figures; ``started``: when our pre-call hook saw the request (the
     latency's start when LiteLLM's logging object has none, a failure). Settles the attempts' outcomes."""
     logging_obj = data.get("litellm_logging_obj")
-    endpoint, asked = endpoint_and_asked(data)
+    endpoint, asked = endpoint_and_asked(data, route)
     served_group, deployment, provider = served_by(logging_obj) if status < 400 else (None, None, None)
     # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
     group = str(data.get("model")) if data.get("model") else None
