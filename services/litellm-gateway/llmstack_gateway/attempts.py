@@ -5,6 +5,13 @@ one then gets ``async_log_failure_event``, but only the first failure of a reque
 fallback that fails too logs nothing, the logging object has already logged its failure). A failed fallback's
 outcome is then read from the error LiteLLM raises, whose text says "Fallback to <group> also failed:
 litellm.<ErrorClass>" (``router_utils/common_utils.py``, ``format_fallback_outcome_message``).
+
+A request refused before routing (our hooks' 403 and 429s, a wrong key's 401, a client gone before a deployment was
+picked) gets the same two events: the proxy logs every proxy-level failure as if it were a call
+(``proxy/utils.py``, ``_handle_logging_proxy_only_error``: ``pre_call`` then ``async_failure_handler``), with a
+provider guessed from the group (``_stamp_deployment_attribution``), no ``model_info`` in ``litellm_params``, and
+``proxy_rejected_before_routing`` set. Such an event is no deployment attempt, so it is not counted as one: an
+alert on a provider's 429s must not fire on our own refusals.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from litellm.constants import LITELLM_LOGGING_NO_UPSTREAM_LLM_CALL, PROXY_REJECTED_BEFORE_ROUTING_KEY
 
 from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST
 
@@ -79,6 +88,18 @@ class Attempt:
             str(provider) if provider else None,
         )
 
+    @staticmethod
+    def reached_deployment(kwargs: Mapping[str, Any]) -> bool:
+        """Whether LiteLLM's event is about a call to a deployment: it names one (every deployment the router
+        picks has a ``model_info.id``), and the proxy did not mark it as refused before routing."""
+        params = kwargs.get("litellm_params") or {}
+        info = params.get("model_info") or {}
+        if not isinstance(info, Mapping) or not info.get("id"):
+            return False
+        return not (
+            params.get(PROXY_REJECTED_BEFORE_ROUTING_KEY) or kwargs.get(LITELLM_LOGGING_NO_UPSTREAM_LLM_CALL)
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
@@ -90,14 +111,20 @@ class Attempts:
     items: list[Attempt] = field(default_factory=list)
 
     def start(self, kwargs: Mapping[str, Any]) -> None:
-        """A deployment attempt starts (LiteLLM may log the same pre-call twice: one attempt)."""
+        """A deployment attempt starts (LiteLLM may log the same pre-call twice: one attempt); an event naming
+        no deployment is none (see above)."""
+        if not Attempt.reached_deployment(kwargs):
+            return
         attempt = Attempt.of_call(kwargs)
         last = self.items[-1] if self.items else None
         if last is None or last.deployment != attempt.deployment or last.outcome != PENDING:
             self.items.append(attempt)
 
     def fail(self, kwargs: Mapping[str, Any], exception: BaseException | None) -> None:
-        """A deployment attempt failed (its failure event)."""
+        """A deployment attempt failed (its failure event); a failure event naming no deployment is a refusal or
+        an error before routing, not an attempt (see above)."""
+        if not Attempt.reached_deployment(kwargs):
+            return
         failed = Attempt.of_call(kwargs)
         attempt = next(
             (a for a in self.items if a.deployment == failed.deployment and a.outcome == PENDING), None
@@ -130,6 +157,10 @@ class Attempts:
                 attempt.outcome = attempt_outcome(attempt.status, None)
         if status < 400 and not any(a.outcome == "ok" for a in self.items):
             self.items.append(Attempt(*served, "ok", status))
+
+    def answering(self) -> Attempt | None:
+        """The deployment a client left while it was answering (after ``settle``): the last attempt so marked."""
+        return next((a for a in reversed(self.items) if a.outcome == "client_closed"), None)
 
     def failed(self) -> list[Attempt]:
         return [a for a in self.items if a.outcome not in NOT_FAILED]

@@ -31,7 +31,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmstack_gateway.alerts import BudgetAlerts
-from llmstack_gateway.clients import client_refusal, client_share
+from llmstack_gateway.clients import caller_of, client_refusal, client_share
 from llmstack_gateway.counter import BudgetCounter, CounterUnavailable, to_nano
 from llmstack_gateway.endpoints import install_routes, not_served_message
 from llmstack_gateway.memory_counter import MemoryCounter
@@ -39,7 +39,7 @@ from llmstack_gateway.pricing import deployment_prices, litellm_cost
 from llmstack_gateway.redis_counter import RedisCounter
 from llmstack_gateway.settings import BudgetSettings, GroupBudget, load_settings
 from llmstack_gateway.streaming import StreamMeter
-from llmstack_gateway.worst_case import OUTPUT_LIMIT_FIELD, clamp_output_limit, worst_case
+from llmstack_gateway.worst_case import OUTPUT_LIMIT_FIELD, clamp_output_limit, never_fits, worst_case
 
 log = logging.getLogger("llmstack.budget")
 
@@ -62,8 +62,8 @@ class Hold:
     group: GroupBudget
     input_bound: int
     started: float = field(default_factory=time.monotonic)
-    #: the day's totals split (counter.py): the group asked for, the caller's key alias (a client's name, issue
-    #: 13), and LiteLLM's logging object, which names the provider that served (after any fallback) at the end
+    #: the day's totals split (counter.py): the group asked for, the caller (a client's name, issue 13, or
+    #: "operator" for the master key, as the records name it), and LiteLLM's logging object, which names the provider that served (after any fallback) at the end
     group_name: str = ""
     client_name: str = ""
     logging_obj: Any = None
@@ -138,7 +138,8 @@ class DailyBudget(CustomLogger):
             ) from exc
         if not reservation.admitted and reservation.client_share_spent and share is not None:
             raise HTTPException(
-                status_code=429, detail=client_refusal(share, reservation, amount, resets, settings)
+                status_code=429,
+                detail=client_refusal(share, reservation, amount, resets, settings, limit_field),
             )
         if not reservation.admitted:
             # spent plus what other requests hold right now: what stands between this request and the cap
@@ -151,7 +152,8 @@ class DailyBudget(CustomLogger):
                 refused=True,
             )
             raise HTTPException(
-                status_code=429, detail=self._refusal(reservation.spent, reservation.reserved, amount, resets)
+                status_code=429,
+                detail=self._refusal(reservation.spent, reservation.reserved, amount, resets, limit_field),
             )
         self._forget_stale_holds()
         call_id = str(data.get("litellm_call_id") or hold)
@@ -164,7 +166,7 @@ class DailyBudget(CustomLogger):
             group,
             bound.input_bound,
             group_name=str(data.get("model")),
-            client_name=str(getattr(user_api_key_dict, "key_alias", None) or ""),
+            client_name=caller.name if (caller := caller_of(user_api_key_dict)) is not None else "",
             logging_obj=data.get("litellm_logging_obj"),
         )
         return data
@@ -182,12 +184,21 @@ class DailyBudget(CustomLogger):
         data["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         data["_litellm_strip_stream_usage"] = True
 
-    def _refusal(self, spent: int, reserved: int, amount: int, resets: datetime) -> dict[str, Any]:
+    def _refusal(
+        self, spent: int, reserved: int, amount: int, resets: datetime, limit_field: str
+    ) -> dict[str, Any]:
         settings = self.settings
+        if amount > to_nano(settings.daily_usd):
+            # waiting for the reset cannot help: say what can
+            error = f"the daily budget of ${settings.daily_usd:g} cannot cover this request {never_fits(amount, limit_field)}"
+        else:
+            error = (
+                f"the daily budget of ${settings.daily_usd:g} cannot cover this request (up to "
+                f"${amount / 1e9:.6f}): ${spent / 1e9:.6f} spent, ${reserved / 1e9:.6f} held by requests in "
+                f"flight; it resets at {resets.isoformat()} ({settings.timezone})"
+            )
         return {
-            "error": f"the daily budget of ${settings.daily_usd:g} cannot cover this request (up to "
-            f"${amount / 1e9:.6f}): ${spent / 1e9:.6f} spent, ${reserved / 1e9:.6f} held by requests in "
-            f"flight; it resets at {resets.isoformat()} ({settings.timezone})",
+            "error": error,
             "reason": "daily_budget_exhausted",
             "budget_usd": settings.daily_usd,
             "spent_usd": round(spent / 1e9, 9),

@@ -34,9 +34,10 @@ from llmstack_gateway.client_rate import (
     RedisRateWindow,
     rate_refusal,
 )
-from llmstack_gateway.counter import ClientShare, Reservation, to_nano
+from llmstack_gateway.counter import OPERATOR_NAME, ClientShare, Reservation, to_nano
 from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config, load_settings
 from llmstack_gateway.surface import install_surface
+from llmstack_gateway.worst_case import never_fits
 
 log = logging.getLogger("llmstack.clients")
 
@@ -64,8 +65,8 @@ class Client:
         return model in self.routes
 
 
-#: the caller holding the master key
-OPERATOR = Client("operator", ())
+#: the caller holding the master key, named as the day's totals name its spend (counter.OPERATOR_NAME)
+OPERATOR = Client(OPERATOR_NAME, ())
 
 
 def _digest(key: str) -> bytes:
@@ -180,14 +181,27 @@ def client_share(user_api_key_dict: Any) -> ClientShare | None:
 
 
 def client_refusal(
-    share: ClientShare, reservation: Reservation, amount: int, resets: datetime, settings: BudgetSettings
+    share: ClientShare,
+    reservation: Reservation,
+    amount: int,
+    resets: datetime,
+    settings: BudgetSettings,
+    limit_field: str,
 ) -> dict[str, Any]:
     """The 429 for a client at its share: its figures, while other clients go on within the stack's cap."""
     cap = (share.cap or 0) / 1e9
+    if amount > (share.cap or 0):
+        # waiting for the reset cannot help: say what can
+        error = f"client {share.name}'s share of ${cap:g} cannot cover this request {never_fits(amount, limit_field)}"
+    else:
+        error = (
+            f"client {share.name}'s share of ${cap:g} is spent for today (this request needs up to "
+            f"${amount / 1e9:.6f}): ${reservation.client_spent / 1e9:.6f} spent, "
+            f"${reservation.client_reserved / 1e9:.6f} held by its requests in flight; it resets at "
+            f"{resets.isoformat()} ({settings.timezone})"
+        )
     return {
-        "error": f"client {share.name}'s share of ${cap:g} is spent for today (this request needs up to "
-        f"${amount / 1e9:.6f}): ${reservation.client_spent / 1e9:.6f} spent, ${reservation.client_reserved / 1e9:.6f} "
-        f"held by its requests in flight; it resets at {resets.isoformat()} ({settings.timezone})",
+        "error": error,
         "reason": "client_share_exhausted",
         "client": share.name,
         "share_usd": cap,
@@ -213,6 +227,13 @@ def refusal(caller: Client | None, model: str, master_key_completions: bool) -> 
     if caller.may_use(model):
         return None
     return f"client '{caller.name}' may not use route '{model}'; its routes: {', '.join(caller.routes) or 'none'}"
+
+
+def refusal_reason(caller: Client | None) -> str:
+    """The ``reason`` of ``refusal``'s 403 (the request's record names it): what was not allowed."""
+    if caller is None:
+        return "no_client_identity"
+    return "master_key_not_for_completions" if caller is OPERATOR else "route_not_allowed"
 
 
 #: the one operator route a client with ``read_budget`` may read (budget_api.py serves it)
@@ -272,9 +293,10 @@ class ClientAccess(CustomLogger):
     ) -> dict[str, Any]:
         caller = caller_of(user_api_key_dict)
         model = str(data.get("model"))
-        reason = refusal(caller, model, self.registry.master_key_completions)
-        if reason is not None:
-            raise HTTPException(status_code=403, detail={"error": reason})
+        message = refusal(caller, model, self.registry.master_key_completions)
+        if message is not None:
+            # the reason names the refusal in the request's record (records.py), as the budget's 429s do
+            raise HTTPException(status_code=403, detail={"error": message, "reason": refusal_reason(caller)})
         assert caller is not None
         limit = caller.requests_per_minute
         if limit is not None:

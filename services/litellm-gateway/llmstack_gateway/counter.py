@@ -23,6 +23,11 @@ from typing import Protocol
 NANO = 1_000_000_000
 #: the split of a settlement whose group, provider or client could not be told (so each split adds up to spent)
 UNATTRIBUTED = "unattributed"
+#: the client name of the master key's spend, as the records name the caller (``clients.OPERATOR``). Before it was
+#: written (issue 12), the master key's spend was settled without a client, so the client totals stored in Redis
+#: then name it UNATTRIBUTED; every caller the proxy admits is a client or the operator, so reading maps that name
+#: to this one (``DayTotals.shown``)
+OPERATOR_NAME = "operator"
 #: what a settlement is split by (``Split`` keys)
 SPLIT_BY = ("group", "provider", "client")
 #: a settlement's attribution: ``group``, ``provider``, ``client`` -> name
@@ -66,14 +71,19 @@ class DayTotals:
         """From the Redis hash the settle script writes: ``spent``, ``requests``, ``<dimension>:<name>``."""
         totals = cls(day, spent=int(fields.get("spent", 0)), requests=int(fields.get("requests", 0)))
         for dimension, split in totals._splits():
-            for name, amount in fields.items():
-                if name.startswith(f"{dimension}:") and int(amount):
-                    split[name[len(dimension) + 1 :]] = int(amount)
+            for field_name, amount in fields.items():
+                if field_name.startswith(f"{dimension}:") and int(amount):
+                    split[field_name[len(dimension) + 1 :]] = int(amount)
         return totals.shown()
 
     def shown(self) -> DayTotals:
-        if not self.by_client.keys() - {UNATTRIBUTED}:
-            self.by_client.clear()  # a stack without clients (issue 13): no client split to show
+        """As ``GET /budget`` shows it: a client spend without a client is the operator's (see OPERATOR_NAME)."""
+        unnamed = self.by_client.pop(UNATTRIBUTED, 0)
+        if unnamed:
+            self.by_client[OPERATOR_NAME] = self.by_client.get(OPERATOR_NAME, 0) + unnamed
+        if not self.by_client.keys() - {OPERATOR_NAME}:
+            # only the master key spent (a stack without clients, issue 13): no client split to show
+            self.by_client.clear()
         return self
 
 

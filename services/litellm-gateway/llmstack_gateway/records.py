@@ -7,10 +7,10 @@ Listed after the budget hook, so each of our hooks runs once the budget has sett
   (``pricing.litellm_cost``: the ``x-litellm-response-cost`` value);
 * a stream is recorded when its last chunk has gone (or the client left), measured the way the budget measures it
   (``streaming.StreamMeter``, priced at the deployment that served);
-* a refusal (429 from the budget), a failure and a client gone before the answer (499) in
-  ``async_post_call_failure_hook``;
+* a refusal (our hooks' 403 and 429s, each with its ``reason``; a wrong key's 401), a failure and a client gone
+  before the answer (499) in ``async_post_call_failure_hook``;
 * each deployment attempt (``attempts.py``) starts with ``log_pre_api_call`` and may fail in
-  ``async_log_failure_event``.
+  ``async_log_failure_event``; a refusal has none (LiteLLM's events for it name no deployment).
 
 The record is assembled in ``request_record.py``; the prompt and the answer go into it only when the catalog's
 ``observability.log_content`` is on (``content.py``), and the line stays within ``content.PIPE_BUF`` either way.
@@ -67,6 +67,30 @@ class Tracked:
     attempts: Attempts = field(default_factory=Attempts)
     #: when our pre-call hook saw it: the latency's start when LiteLLM's logging object has none (a failure)
     started: float | None = None
+
+
+#: a key auth.py does not know (401): the refusal an operator sees someone probing with an old or wrong key by
+INVALID_KEY_REASON = "invalid_key"
+
+
+def refusal_reason(exception: BaseException, user_api_key_dict: Any) -> str | None:
+    """Why our hooks refused the request (the ``reason`` their 403s and 429s carry), None for a failure.
+
+    A wrong or missing key is auth.py's 401, an ``HTTPException`` with no caller identified: LiteLLM's auth logs it
+    as a failure of the request, with a call id it makes up (``proxy/utils.py``,
+    ``_handle_logging_proxy_only_error``: ``request_data.setdefault("litellm_call_id", ...)``), so it is recorded,
+    refused. A provider rejecting our provider key is a 401 too, but LiteLLM's ``AuthenticationError``.
+    """
+    detail = getattr(exception, "detail", None)
+    if isinstance(detail, Mapping) and detail.get("reason"):
+        return str(detail["reason"])
+    if (
+        isinstance(exception, HTTPException)
+        and exception.status_code == 401
+        and _client(user_api_key_dict) is None
+    ):
+        return INVALID_KEY_REASON
+    return None
 
 
 def _client(user_api_key_dict: Any) -> str | None:
@@ -213,8 +237,7 @@ class RequestRecords(CustomLogger):
             self._tracked.pop(str(request_data.get("litellm_call_id")), None)
             original_exception = refused
         status = status_of(original_exception) or 500
-        detail = getattr(original_exception, "detail", None)
-        reason = detail.get("reason") if isinstance(detail, Mapping) else None
+        reason = refusal_reason(original_exception, user_api_key_dict)
         if refused is not None:
             reason = BODY_REFUSAL_REASON
         tracked = self._tracked.get(str(request_data.get("litellm_call_id")))
@@ -249,7 +272,7 @@ class RequestRecords(CustomLogger):
         route: str | None = None,
     ) -> None:
         if not data.get("litellm_call_id"):
-            return  # refused before LiteLLM took it as a request (no key, a wrong key): nothing ran, nothing spent
+            return  # LiteLLM logged nothing of it as a request (outside its LLM routes): nothing ran, nothing spent
         call_id = str(data.get("litellm_call_id"))
         if call_id in self._recorded:
             return  # LiteLLM also calls the failure hook after a stream that ended: one record per request

@@ -95,10 +95,16 @@ def assemble(
     latency's start when LiteLLM's logging object has none, a failure). Settles the attempts' outcomes."""
     logging_obj = data.get("litellm_logging_obj")
     endpoint, asked = endpoint_and_asked(data, route)
-    served_group, deployment, provider = served_by(logging_obj) if status < 400 else (None, None, None)
+    # who answered: on success, and when the client left mid-answer (the deployment that was answering is known)
+    answered = status < 400 or status == CLIENT_CLOSED_REQUEST
+    served_group, deployment, provider = served_by(logging_obj) if answered else (None, None, None)
     # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
     group = str(data.get("model")) if data.get("model") else None
     attempts.settle(status, (served_group or group, deployment, provider), exception)
+    answering = attempts.answering() if status == CLIENT_CLOSED_REQUEST else None
+    if answering is not None and deployment is None:
+        # the failure hook gets no logging object (LiteLLM pops it first): the attempt the client left names it
+        deployment, provider = answering.deployment, answering.provider
     started = _start(logging_obj) or started
     streamed = data.get("stream") is True
     record: dict[str, Any] = {

@@ -90,3 +90,13 @@ def worst_case(data: Mapping[str, Any], group: GroupBudget, max_tokens: int) -> 
     input_bound = input_token_bound(data)
     cost = input_bound * group.input_per_token + max_tokens * choices_requested(data) * group.output_per_token
     return WorstCase(input_bound, max(1, to_nano(cost)))
+
+
+def never_fits(amount: int, limit_field: str) -> str:
+    """The refusal's explanation when a request's worst case (``amount``, nano-USD) is more than a whole cap: it is
+    refused on every day, so the caller must make the request smaller, not wait for the reset."""
+    return (
+        f"on any day: its worst case (up to ${amount / 1e9:.6f}) is more than the whole cap, so waiting for the "
+        f"reset will not help; lower {limit_field} (the output limit the worst case counts, times n choices) or "
+        "shorten the input"
+    )

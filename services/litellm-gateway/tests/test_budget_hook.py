@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 from fastapi import HTTPException
 from llmstack_gateway.budget import DailyBudget
+from llmstack_gateway.clients import OPERATOR, parse_registry
 from llmstack_gateway.counter import CounterUnavailable, to_nano
 from llmstack_gateway.memory_counter import MemoryCounter
 from llmstack_gateway.redis_counter import RedisCounter
@@ -309,3 +311,100 @@ def test_a_client_gone_before_a_plain_answer_settles_at_the_reservation() -> Non
 
     spent, reserved, amount = run(scenario())
     assert (spent, reserved) == (amount, 0)
+
+
+# -- a request larger than the whole cap or share (issue 12): waiting cannot help, so the refusal says what does --
+def caller(**metadata: Any) -> Any:
+    # the hooks read ``metadata`` from LiteLLM's UserAPIKeyAuth, which auth.py fills (proxy/_types.py)
+    return SimpleNamespace(metadata=metadata)
+
+
+CLIENTS: dict[str, Any] = {
+    "llmstack_clients": {
+        "clients": {
+            "bot": {"key": "os.environ/LLMSTACK_CLIENT_BOT_KEY", "routes": ["g"]},
+            "tools": {"key": "os.environ/LLMSTACK_CLIENT_TOOLS_KEY", "routes": ["g"], "daily_usd": 0.001},
+        },
+    }
+}
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "LITELLM_MASTER_KEY": "sk-m" * 8,
+        "LLMSTACK_CLIENT_BOT_KEY": "sk-b" * 8,
+        "LLMSTACK_CLIENT_TOOLS_KEY": "sk-t" * 8,
+    }
+    registry = parse_registry(CLIENTS, env)
+    monkeypatch.setattr("llmstack_gateway.clients.registry", lambda: registry)
+
+
+@pytest.mark.parametrize(
+    ("call_type", "body", "limit"),
+    [
+        ("acompletion", request(), "max_tokens"),
+        ("aresponses", {"model": "g", "input": "hello"}, "max_output_tokens"),
+    ],
+)
+def test_a_request_over_the_whole_cap_is_told_to_shrink_not_to_wait(
+    call_type: str, body: dict[str, Any], limit: str
+) -> None:
+    hook = DailyBudget(settings(daily_usd=0.001), MemoryCounter())  # the request's worst case: ~$0.0016
+    with pytest.raises(HTTPException) as caught:
+        run(hook.async_pre_call_hook(None, None, dict(body), call_type))
+    assert caught.value.status_code == 429
+    message = caught.value.detail["error"]
+    assert message.startswith(
+        "the daily budget of $0.001 cannot cover this request on any day: its worst case (up to $0.001"
+    )
+    assert (
+        f"so waiting for the reset will not help; lower {limit} " in message
+        and "shorten the input" in message
+    )
+    assert "resets at" not in message and caught.value.detail["reason"] == "daily_budget_exhausted"
+
+
+def test_a_request_over_a_clients_whole_share_is_told_to_shrink_not_to_wait(clients: None) -> None:
+    hook = DailyBudget(settings(daily_usd=1.0), MemoryCounter())
+    with pytest.raises(HTTPException) as caught:
+        run(hook.async_pre_call_hook(caller(llmstack_client="tools"), None, request(), "acompletion"))
+    message = caught.value.detail["error"]
+    assert message.startswith(
+        "client tools's share of $0.001 cannot cover this request on any day: its worst case"
+    )
+    assert "waiting for the reset will not help; lower max_tokens " in message and "resets at" not in message
+    assert caught.value.detail["reason"] == "client_share_exhausted"
+    # a request that fits the share once the share's spend resets still says when that is
+    small = request(max_tokens=10)  # ~$0.00021: the fifth passes the $0.001 share
+    spent_share = DailyBudget(settings(daily_usd=1.0), MemoryCounter())
+
+    async def five() -> None:
+        for _ in range(5):
+            await spent_share.async_pre_call_hook(
+                caller(llmstack_client="tools"), None, dict(small), "acompletion"
+            )
+
+    with pytest.raises(HTTPException) as caught:
+        run(five())
+    assert "client tools's share of $0.001 is spent for today" in caught.value.detail["error"]
+    assert "it resets at " in caught.value.detail["error"]
+
+
+def test_the_master_keys_spend_is_the_operators_in_the_days_totals(clients: None) -> None:
+    """The records name the master key's caller "operator"; the day's split names its spend the same."""
+    counter = MemoryCounter()
+    hook = DailyBudget(settings(daily_usd=1.0), counter)
+
+    class Response:
+        _hidden_params: ClassVar[dict[str, float]] = {"response_cost": 0.0002}
+
+    async def scenario() -> dict[str, int]:
+        for who in (caller(llmstack_operator=True), caller(llmstack_client="bot")):
+            data = await hook.async_pre_call_hook(who, None, request(max_tokens=10), "acompletion")
+            await hook.async_post_call_success_hook(data, who, Response())
+        (totals,) = await counter.history([hook.settings.day()[0]])
+        return totals.by_client
+
+    assert run(scenario()) == {OPERATOR.name: to_nano(0.0002), "bot": to_nano(0.0002)}
+    assert OPERATOR.name == "operator"

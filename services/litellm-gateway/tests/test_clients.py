@@ -141,7 +141,10 @@ def test_the_hook_refuses_a_route_the_client_was_not_given(monkeypatch: pytest.M
             access.async_pre_call_hook(identity(**{CLIENT_FIELD: "tools"}), None, {"model": "balanced"}, "")
         )
     assert caught.value.status_code == 403
-    assert caught.value.detail == {"error": "client 'tools' may not use route 'balanced'; its routes: simple"}
+    assert caught.value.detail == {
+        "error": "client 'tools' may not use route 'balanced'; its routes: simple",
+        "reason": "route_not_allowed",  # the request's record names it (records.py)
+    }
     data = asyncio.run(
         access.async_pre_call_hook(identity(**{CLIENT_FIELD: "bot"}), None, {"model": "balanced"}, "")
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from llmstack_gateway.counter import UNATTRIBUTED, BudgetCounter
+from llmstack_gateway.counter import OPERATOR_NAME, UNATTRIBUTED, BudgetCounter, DayTotals
 from llmstack_gateway.memory_counter import MemoryCounter
 from llmstack_gateway.redis_counter import TOTALS_TTL_S, RedisCounter
 
@@ -56,7 +56,9 @@ def test_each_settlement_is_split_once_and_the_splits_add_up(counter: BudgetCoun
         assert (totals.spent, totals.requests) == (550, 3) == ((await counter.spent(day))[0], 3)
         assert totals.by_group == {"g": 500, UNATTRIBUTED: 50}
         assert totals.by_provider == {"anthropic": 300, "gemini": 200, UNATTRIBUTED: 50}
-        assert totals.by_client == {"ci": 300, UNATTRIBUTED: 250}
+        # a spend without a client is the master key's: the name the records give it (and what totals stored
+        # in Redis before the operator was named mean)
+        assert totals.by_client == {"ci": 300, OPERATOR_NAME: 250}
 
     asyncio.run(scenario())
 
@@ -72,8 +74,47 @@ def test_history_keeps_the_order_asked_and_days_without_spend_are_zero(counter: 
         ]
         # no client named that day: no client split to show
         assert days[1].by_group == {"g": 7} and days[1].by_client == {}
+        # only the master key spent, named as the records name it: still no client split
+        await settle(counter, "2026-11-29", "y", 3, group="g", provider="p", client=OPERATOR_NAME)
+        (only_operator,) = await counter.history(["2026-11-29"])
+        assert only_operator.spent == 3 and only_operator.by_client == {}
 
     asyncio.run(scenario())
+
+
+def test_client_totals_stored_before_the_operator_was_named_read_as_the_operators() -> None:
+    """Redis kept the master key's spend as ``client:unattributed`` before (issue 12): read, it joins the
+    operator's, the name the records give it."""
+    if not redis_up():
+        pytest.skip("needs the Redis on 127.0.0.1:6379")
+    prefix = f"test-totals-{uuid.uuid4().hex[:12]}"
+    counter = RedisCounter(REDIS_URL, prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        # the hash as the old settle script left it (redis_counter._SETTLE: spent, requests, <dimension>:<name>)
+        client.hset(
+            counter.totals_key("2026-12-01"),
+            mapping={
+                "spent": 10,
+                "requests": 2,
+                "group:g": 10,
+                "provider:p": 10,
+                f"client:{UNATTRIBUTED}": 4,
+                "client:ci": 6,
+            },
+        )
+
+        async def scenario() -> DayTotals:
+            await settle(counter, "2026-12-01", "h", 5, group="g", provider="p", client=OPERATOR_NAME)
+            (totals,) = await counter.history(["2026-12-01"])
+            return totals
+
+        totals = asyncio.run(scenario())
+        assert totals.by_client == {"ci": 6, OPERATOR_NAME: 9}
+        assert sum(totals.by_client.values()) == totals.spent == 15
+    finally:
+        for key in client.scan_iter(f"*{prefix}*"):
+            client.delete(key)
 
 
 def test_redis_keeps_a_days_totals_at_least_31_days() -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
+import litellm
 import pytest
 from fastapi import HTTPException
 from litellm import ModelResponse
+from litellm.constants import LITELLM_LOGGING_NO_UPSTREAM_LLM_CALL, PROXY_REJECTED_BEFORE_ROUTING_KEY
+from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.utils import Usage
 from llmstack_gateway import metrics
-from llmstack_gateway.attempts import attempt_outcome
-from llmstack_gateway.budget import DailyBudget
+from llmstack_gateway.attempts import Attempts, attempt_outcome
+from llmstack_gateway.budget import CLIENT_CLOSED_REQUEST, DailyBudget
+from llmstack_gateway.clients import CLIENT_FIELD, ClientAccess, parse_registry
 from llmstack_gateway.content import PIPE_BUF, AnswerText, answer_text, request_input
 from llmstack_gateway.counter import to_nano
 from llmstack_gateway.memory_counter import MemoryCounter
@@ -182,7 +187,6 @@ def test_the_budget_gauges_come_with_the_scrape_and_say_when_the_counter_is_down
 
 def test_the_record_names_the_caller_auth_identified() -> None:
     # auth.py puts the caller into UserAPIKeyAuth.metadata; every hook gets that object from LiteLLM
-    from litellm.proxy._types import UserAPIKeyAuth
     from llmstack_gateway.clients import OPERATOR_FIELD
 
     async def scenario() -> list[str]:
@@ -364,3 +368,220 @@ def test_a_streamed_answer_is_recorded_as_delivered() -> None:
     record = json.loads(line)
     assert record["streamed"] is True and record["content"]["answer"] == ANSWER
     assert "a secret prompt" in record["content"]["input"]
+
+
+# -- refusals are not provider failures (issue 12): our hooks' 403 and 429s, a wrong key's 401, a client gone ---
+CLIENTS_CONFIG: dict[str, Any] = {
+    "llmstack_clients": {
+        "clients": {"tools": {"key": "os.environ/LLMSTACK_CLIENT_TOOLS_KEY", "routes": ["simple"]}},
+    }
+}
+ENV = {"LITELLM_MASTER_KEY": "sk-master-" + "m" * 30, "LLMSTACK_CLIENT_TOOLS_KEY": "sk-tools-" + "t" * 30}
+
+
+def proxy_only_event(data: dict[str, Any], provider: str = "gemini") -> dict[str, Any]:
+    """The ``model_call_details`` LiteLLM hands ``log_pre_api_call`` and ``async_log_failure_event`` for a request
+    refused before routing (litellm/proxy/utils.py, ``_handle_logging_proxy_only_error`` with
+    ``_stamp_deployment_attribution``): the group's provider guessed, its deployment only in the metadata, no
+    ``model_info`` in ``litellm_params``, and the two markers of a call that never reached a provider."""
+    return {
+        "litellm_call_id": data["litellm_call_id"],
+        "custom_llm_provider": provider,
+        LITELLM_LOGGING_NO_UPSTREAM_LLM_CALL: True,
+        "litellm_params": {
+            "custom_llm_provider": provider,
+            PROXY_REJECTED_BEFORE_ROUTING_KEY: True,
+            "metadata": {
+                "model_info": {"id": "dev-gemini-pro"},
+                "deployment": "dev-gemini-pro",
+                "model_group": "g",
+            },
+        },
+    }
+
+
+def errors_total() -> float:
+    return sum(
+        sample.value
+        for metric in metrics.ERRORS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+async def refused_as_litellm_logs_it(
+    records: RequestRecords, budget: DailyBudget, data: dict[str, Any], error: Exception, caller: Any
+) -> None:
+    """What the proxy does after a hook (or auth) refused: the proxy-only failure event, then the failure hooks."""
+    event = proxy_only_event(data)
+    records.log_pre_api_call("g", [], event)
+    await records.async_log_failure_event({**event, "exception": error}, None, None, None)
+    for hook in (budget, records):
+        await hook.async_post_call_failure_hook(data, error, caller)
+
+
+def one_record(lines: list[str]) -> dict[str, Any]:
+    (line,) = lines
+    return dict(json.loads(line))
+
+
+def test_a_route_refusal_is_refused_with_its_reason_and_no_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = parse_registry(CLIENTS_CONFIG, ENV)
+    monkeypatch.setattr("llmstack_gateway.clients.registry", lambda: registry)
+    caller = SimpleNamespace(metadata={CLIENT_FIELD: "tools"})  # auth.py's UserAPIKeyAuth.metadata
+    before = errors_total()
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        data = request()
+        try:
+            await ClientAccess(registry).async_pre_call_hook(caller, None, data, "acompletion")
+        except HTTPException as refusal:
+            await refused_as_litellm_logs_it(records, budget, data, refusal, caller)
+        else:
+            raise AssertionError("the route was allowed")
+        return lines
+
+    record = one_record(asyncio.run(scenario()))
+    assert (record["outcome"], record["status"], record["refusal"]) == ("refused", 403, "route_not_allowed")
+    assert record["attempts"] == [] and record["provider"] is None and record["client"] == "tools"
+    assert errors_total() == before
+
+
+def test_a_budget_refusal_is_refused_with_no_attempt_and_no_provider_error() -> None:
+    before = errors_total()
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(daily_usd=1e-9), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        data = request()
+        try:
+            await budget.async_pre_call_hook(None, None, data, "acompletion")
+        except HTTPException as refusal:
+            await refused_as_litellm_logs_it(records, budget, data, refusal, None)
+        return lines
+
+    record = one_record(asyncio.run(scenario()))
+    assert (record["outcome"], record["refusal"], record["attempts"]) == (
+        "refused",
+        "daily_budget_exhausted",
+        [],
+    )
+    assert errors_total() == before
+
+
+def test_a_wrong_key_is_refused_as_invalid_key() -> None:
+    """auth.py's 401, as LiteLLM's auth handler passes it on: its own call id, an empty UserAPIKeyAuth."""
+    before = errors_total()
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        nobody = UserAPIKeyAuth(request_route="/v1/chat/completions")
+        error = HTTPException(status_code=401, detail="Invalid or missing API key")
+        await refused_as_litellm_logs_it(records, budget, request(), error, nobody)
+        return lines
+
+    record = one_record(asyncio.run(scenario()))
+    assert (record["outcome"], record["status"], record["refusal"]) == ("refused", 401, "invalid_key")
+    assert record["attempts"] == [] and record["client"] is None
+    assert errors_total() == before
+
+
+def test_a_provider_rejecting_our_key_is_an_error_of_that_deployment() -> None:
+    """A 401 from the provider (LiteLLM's AuthenticationError, litellm/exceptions.py) is no refusal of ours."""
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        data = request()
+        for hook in (budget, records):
+            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        call = {
+            "litellm_call_id": data["litellm_call_id"],
+            "custom_llm_provider": "anthropic",
+            "litellm_params": {"model_info": {"id": "d-claude"}, "metadata": {"model_group": "g"}},
+        }
+        error = litellm.AuthenticationError("invalid x-api-key", llm_provider="anthropic", model="claude")
+        records.log_pre_api_call("g", [], call)
+        await records.async_log_failure_event({**call, "exception": error}, None, None, None)
+        for hook in (budget, records):
+            await hook.async_post_call_failure_hook(data, error, None)
+        return lines
+
+    record = one_record(asyncio.run(scenario()))
+    assert record["outcome"] == "error" and "refusal" not in record
+    assert record["attempts"] == [
+        {"group": "g", "deployment": "d-claude", "provider": "anthropic", "outcome": "error", "status": 401}
+    ]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"custom_llm_provider": "anthropic", "litellm_params": {"metadata": {"model_group": "g"}}},
+        {
+            "custom_llm_provider": "anthropic",
+            "litellm_params": {"model_info": {"id": "d"}, PROXY_REJECTED_BEFORE_ROUTING_KEY: True},
+        },
+        {
+            "custom_llm_provider": "anthropic",
+            "litellm_params": {"model_info": {"id": "d"}},
+            LITELLM_LOGGING_NO_UPSTREAM_LLM_CALL: True,
+        },
+    ],
+    ids=["no deployment", "rejected before routing", "no upstream call"],
+)
+def test_an_event_that_reached_no_deployment_is_no_attempt(event: dict[str, Any]) -> None:
+    attempts = Attempts()
+    attempts.start(event)
+    attempts.fail(event, HTTPException(status_code=429))
+    assert attempts.items == []
+
+
+def test_a_client_gone_before_a_plain_answer_names_the_deployment_that_was_answering() -> None:
+    """The failure hook gets no logging object (proxy/utils.py ``post_call_failure_hook`` pops it before the
+    callbacks): the attempt the client left names the deployment and provider, and the cost is theirs."""
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        data = request()
+        for hook in (budget, records):
+            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        records.log_pre_api_call(
+            "g",
+            [],
+            {
+                "litellm_call_id": data["litellm_call_id"],
+                "custom_llm_provider": "anthropic",
+                "litellm_params": {"model_info": {"id": "d-claude"}, "metadata": {"model_group": "g"}},
+            },
+        )
+        # the 499 is logged as a proxy-only error too: an event naming no deployment, which is no attempt
+        closed = HTTPException(status_code=CLIENT_CLOSED_REQUEST)
+        await refused_as_litellm_logs_it(records, budget, {**data, "litellm_logging_obj": None}, closed, None)
+        return lines
+
+    record = one_record(asyncio.run(scenario()))
+    assert (record["outcome"], record["deployment"], record["provider"]) == (
+        "client_closed",
+        "d-claude",
+        "anthropic",
+    )
+    assert record["attempts"] == [
+        {
+            "group": "g",
+            "deployment": "d-claude",
+            "provider": "anthropic",
+            "outcome": "client_closed",
+            "status": 499,
+        }
+    ]
+    assert record["cost_usd"] > 0
