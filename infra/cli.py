@@ -162,56 +162,15 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    """The gateway in the foreground with the stack's rendered config, until Ctrl-C."""
-    import contextlib
-    import os
-    import secrets
-    import time
-
-    from infra.localgateway import LocalGateway
-    from infra.render import provider_env_names, with_in_memory_counter
-    from infra.simulator import ProviderSimulator
+    """The gateway in the foreground with the stack's rendered config and its log, until stopped."""
+    from infra.local import serve
 
     stacks_dir, _ = _paths(args)
     (stack,) = _stacks(args, stacks_dir)
     result = _valid_spec(args, stack)
     if result is None or result.spec is None:
         return EXIT_INVALID
-    spec = with_in_memory_counter(result.spec)  # the only place the counter lives in memory: a local run
-    env: dict[str, str] = {}
-    with contextlib.ExitStack() as stack_ctx:
-        api_bases = None
-        if args.simulate:
-            simulator = stack_ctx.enter_context(ProviderSimulator().running())
-            api_bases = simulator.api_bases()
-            env.update(dict.fromkeys(provider_env_names(spec), "simulated"))
-            print(f"provider simulator on {simulator.url}")
-        else:
-            missing = [name for name in provider_env_names(spec) if not os.environ.get(name)]
-            if missing:
-                raise UsageError(f"set the provider keys first ({', '.join(missing)}), or use --simulate")
-        if spec.catalog.gateway.shared_state == "redis":
-            env.setdefault("REDIS_HOST", os.environ.get("REDIS_HOST", "127.0.0.1"))
-        master_key = os.environ.get("LITELLM_MASTER_KEY") or "sk-local-" + secrets.token_hex(16)
-        key_file = Path(args.build_dir) / "local" / f"{stack}.master-key"
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
-        key_file.write_text(master_key)
-        gateway = LocalGateway(
-            render_gateway_config(spec, api_bases),
-            master_key,
-            workers=spec.catalog.gateway.workers,
-            env=env,
-            port=args.port,
-        )
-        stack_ctx.enter_context(gateway.running())
-        print(f"gateway for {stack} on {gateway.url} (master key in {key_file}); Ctrl-C stops it")
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            print("stopping")
-    return EXIT_OK
+    return serve(stack, result.spec, simulate=args.simulate, port=args.port, build_dir=Path(args.build_dir))
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -301,6 +260,12 @@ def _declared_resources(stacks_dir: Path, stack: str) -> str:
     return "\n".join([header, *("  " + line for line in describe(run))]) + "\n"
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -341,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     local = sub.add_parser("local", help="run the gateway locally with the stack's rendered config")
     common(local, many=False)
     local.add_argument("--simulate", action="store_true", help="answer from the provider simulator")
-    local.add_argument("--port", type=int, default=4000)
+    local.add_argument("--port", type=_port, default=4000, help="the gateway's port (default 4000)")
     local.add_argument("--build-dir", default="build", metavar="DIR")
     local.set_defaults(func=cmd_local)
 

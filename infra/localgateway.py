@@ -8,6 +8,7 @@ and every process it starts is stopped, children included.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ import httpx
 SERVICES = Path(__file__).resolve().parent.parent / "services"
 GATEWAY_SERVICE_DIR = SERVICES / "litellm-gateway"
 BOT_SERVICE_DIR = SERVICES / "telegram-bot"
+#: the directory the gateway's entrypoint writes into (llmstack_gateway/entrypoint.py)
+CONFIG_DIR_ENV = "LLMSTACK_CONFIG_DIR"
 
 
 def free_port() -> int:
@@ -31,6 +34,58 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether another socket holds ``host:port``: a bind as uvicorn makes it (``SO_REUSEADDR``) fails.
+
+    LiteLLM's own test (``proxy_cli.py``, ``is_port_in_use``: a connect to localhost) moves a busy 4000 to a random
+    port instead of failing; any other busy port ends the proxy with ``[Errno 98] address already in use``.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def listening_socket_inodes(port: int) -> set[int] | None:
+    """The inodes of the TCP sockets listening on ``port`` (any address), from Linux's ``/proc/net/tcp`` and
+    ``tcp6`` (proc(5): ``local_address`` as hex ``addr:port``, ``st`` 0A is LISTEN, ``inode``); None without them.
+    """
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not any(t.exists() for t in tables):
+        return None
+    inodes: set[int] = set()
+    for table in tables:
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(int(fields[9]))
+    return inodes
+
+
+def group_socket_inodes(pgid: int) -> set[int]:
+    """The inodes of the sockets open in process group ``pgid`` (``/proc/<pid>/stat`` ``pgrp``, and each
+    ``/proc/<pid>/fd`` link, ``socket:[inode]``: proc(5)); a process gone or unreadable meanwhile is skipped."""
+    links: list[str] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            fds = list((stat.parent / "fd").iterdir())
+        except (OSError, IndexError, ValueError):
+            continue
+        for fd in fds:
+            try:
+                links.append(str(fd.readlink()))
+            except OSError:
+                continue  # closed meanwhile
+    return {int(link[8:-1]) for link in links if link.startswith("socket:[")}
 
 
 class GatewayStartError(RuntimeError):
@@ -47,6 +102,9 @@ class LocalService:
     env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     startup_timeout_s: float = 120.0
+    #: its output goes to ours (``llmstack local``: the records and LiteLLM's lines on the console, as ``litellm``
+    #: prints them) instead of a temporary log that ``log_tail`` reads and ``stop`` removes
+    echo: bool = False
     _process: subprocess.Popen[bytes] | None = None
     _log_path: Path | None = None
 
@@ -61,33 +119,66 @@ class LocalService:
         return {**os.environ, "PORT": str(self.port), "PYTHONPATH": pythonpath, **self.env}
 
     def start(self) -> None:
-        log = tempfile.NamedTemporaryFile(prefix="llmstack-service-", suffix=".log", delete=False)  # noqa: SIM115
-        self._log_path = Path(log.name)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop() reaches the workers too
-        )
-        log.close()
+        output: int | None = None
+        if not self.echo:
+            output, log_name = tempfile.mkstemp(prefix="llmstack-service-", suffix=".log")
+            self._log_path = Path(log_name)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=self.environment(),
+                stdout=output,
+                stderr=subprocess.STDOUT if output is not None else None,
+                start_new_session=True,  # its own process group: stop() reaches the workers too
+            )
+        finally:
+            if output is not None:
+                os.close(output)
+        try:
+            self._wait_live()
+        except BaseException:
+            # a failed start, a timeout, Ctrl-C or SIGTERM meanwhile: nothing it started is left running or on disk
+            self.stop()
+            raise
+
+    def _wait_live(self) -> None:
+        assert self._process is not None
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise GatewayStartError(
-                    f"{self.module} exited with {self._process.returncode}:\n{self.log_tail()}"
+                    f"{self.module} exited with {self._process.returncode}{self._output_hint()}"
                 )
             try:
-                if httpx.get(f"{self.url}{self.health_path}", timeout=1).status_code == 200:
-                    return
+                live = httpx.get(f"{self.url}{self.health_path}", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
+                live = False
+            if live:
+                if self._serves_port() is False:
+                    raise GatewayStartError(
+                        f"{self.url} answers, but not from {self.module}: another process listens on port "
+                        f"{self.port}{self._output_hint()}"
+                    )
+                return
             time.sleep(0.2)
-        tail = self.log_tail()  # before stop() removes the log
-        self.stop()
         raise GatewayStartError(
-            f"{self.module} did not become live in {self.startup_timeout_s:.0f}s:\n{tail}"
+            f"{self.module} did not become live in {self.startup_timeout_s:.0f}s{self._output_hint()}"
         )
+
+    def _serves_port(self) -> bool | None:
+        """Whether the socket listening on our port is one of our process group's; None where Linux's /proc cannot
+        say. A health check alone cannot tell: LiteLLM moves off a busy 4000 (``proxy_cli.py``), and another
+        gateway there answers the same ``/health/liveliness``."""
+        listening = listening_socket_inodes(self.port)
+        if listening is None or self._process is None:
+            return None
+        return bool(listening & group_socket_inodes(self._process.pid))
+
+    def _output_hint(self) -> str:
+        if self.echo:
+            return " (its output is above)"
+        tail = self.log_tail()
+        return f":\n{tail}" if tail else ""
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU the service's processes (its process group: workers too) have used while alive.
@@ -126,6 +217,7 @@ class LocalService:
         self._process = None
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
+            self._log_path = None
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as a crashed container or an OOM kill would: no cleanup runs."""
@@ -155,6 +247,7 @@ class LocalGateway(LocalService):
         env: Mapping[str, str] | None = None,
         port: int | None = None,
         startup_timeout_s: float = 120.0,
+        echo: bool = False,
     ) -> None:
         self.config_text = config_text
         self.master_key = master_key
@@ -175,7 +268,28 @@ class LocalGateway(LocalService):
             },
             port=port or free_port(),
             startup_timeout_s=startup_timeout_s,
+            echo=echo,
         )
+        #: where the entrypoint writes the config and the Prometheus files (``LLMSTACK_CONFIG_DIR``), made by
+        #: each start and removed by stop; without it the entrypoint makes a /tmp/llmstack-gateway-* nobody removes
+        self._config_dir: Path | None = None
+
+    def environment(self) -> dict[str, str]:
+        environment = super().environment()
+        if self._config_dir is not None:
+            environment[CONFIG_DIR_ENV] = str(self._config_dir)
+        return environment
+
+    def start(self) -> None:
+        if CONFIG_DIR_ENV not in self.env:  # a directory the caller passes is the caller's to remove
+            self._config_dir = Path(tempfile.mkdtemp(prefix="llmstack-gateway-"))
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._config_dir is not None:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None
 
 
 class LocalBot(LocalService):
