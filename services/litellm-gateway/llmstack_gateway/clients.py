@@ -94,7 +94,11 @@ class ClientRegistry:
         for name, (client, key) in clients.items():
             if not key:
                 # a client whose variable is empty cannot call; the others still can
-                log.error("client %r has no key in its variable: every call with its key is refused", name)
+                log.error(
+                    "client %r has no key: LLMSTACK_CLIENT_%s_KEY is unset or empty; every call with its key is refused",
+                    name,
+                    name.upper().replace("-", "_").replace(".", "_"),
+                )
                 continue
             digest = _digest(key)
             if digest in seen or (master_key and hmac.compare_digest(key.encode(), master_key.encode())):
