@@ -168,6 +168,8 @@ def test_llmstack_local_simulate_serves_until_interrupted(tmp_path: object) -> N
 
     port = free_port()
     build = Path(str(tmp_path)) / "build"
+    # a file, not a pipe: `local` echoes the gateway's log, and a pipe nobody reads would block it at 64 KB
+    console = (Path(str(tmp_path)) / "console.log").open("w+")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -183,7 +185,7 @@ def test_llmstack_local_simulate_serves_until_interrupted(tmp_path: object) -> N
             str(build),
         ],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=console,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -206,7 +208,10 @@ def test_llmstack_local_simulate_serves_until_interrupted(tmp_path: object) -> N
         assert response.status_code == 200 and "simulated answer" in response.text
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        console.seek(0)
+        output = console.read()
+        console.close()
     assert process.returncode == 0, output
     assert "stopping" in output
     with pytest.raises(httpx.HTTPError):
