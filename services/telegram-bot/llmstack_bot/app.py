@@ -261,13 +261,23 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
 
 def alert_text(alert: dict[str, Any]) -> str:
-    """The gateway's budget alert for the admin chat, in Telegram HTML (every value escaped)."""
-    text = (
-        f"<b>Budget alert</b> ({html.escape(str(alert.get('stack', '?')))}): "
-        f"{float(alert.get('threshold', 0)):.0%} of ${float(alert.get('cap_usd', 0)):g} reached, "
-        f"${float(alert.get('spent_usd', 0)):.4f} spent on {html.escape(str(alert.get('day', '?')))}; "
-        f"resets at {html.escape(str(alert.get('resets_at', '?')))}."
-    )
+    """The gateway's budget alert for the admin chat, in Telegram HTML (every value escaped).
+
+    The gateway sends the 100% alert on a refusal by the cap even when the spend is below it (llmstack_gateway/
+    alerts.py): then "100% reached" would be wrong, so the text says what stood in the way instead.
+    """
+    stack = html.escape(str(alert.get("stack", "?")))
+    day = html.escape(str(alert.get("day", "?")))
+    resets = html.escape(str(alert.get("resets_at", "?")))
+    cap, spent = float(alert.get("cap_usd", 0)), float(alert.get("spent_usd", 0))
+    threshold = float(alert.get("threshold", 0))
+    if alert.get("refused") and spent < threshold * cap:
+        return (
+            f"<b>Budget alert</b> ({stack}): a request was refused by the ${cap:g} daily cap with ${spent:.4f} "
+            f"spent on {day}: what requests in flight hold, or the request's own worst case (its max_tokens), "
+            f"left no room for it. Resets at {resets}."
+        )
+    text = f"<b>Budget alert</b> ({stack}): {threshold:.0%} of ${cap:g} reached, ${spent:.4f} spent on {day}; resets at {resets}."
     if alert.get("refused"):
         text += " A request was refused: what is spent and held by requests in flight leaves no room for it."
     return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bot_harness import required_settings
+from llmstack_bot.app import alert_text
 from llmstack_bot.telegram import split_message
 from pydantic import ValidationError
 
@@ -54,3 +55,24 @@ def test_a_single_huge_line_is_split_too() -> None:
     parts = split_message("&" * 10_000)
     assert all(len(p) <= 4096 for p in parts)
     assert "".join(parts) == "&amp;" * 10_000
+
+
+def test_a_refusal_below_the_cap_is_not_called_100_percent_reached() -> None:
+    # the gateway's payload (llmstack_gateway/alerts.py): the 100% alert also goes out on a refusal by the cap
+    alert = {
+        "event": "budget_threshold",
+        "stack": "dev",
+        "day": "2026-12-01",
+        "threshold": 1.0,
+        "spent_usd": 0.0014,
+        "cap_usd": 0.006,
+        "resets_at": "2026-12-02T00:00:00+00:00",
+        "refused": True,
+    }
+    text = alert_text(alert)
+    assert "100%" not in text and "refused by the $0.006 daily cap with $0.0014 spent" in text
+    reached = alert_text({**alert, "spent_usd": 0.0061})
+    assert "100% of $0.006 reached" in reached and "A request was refused" in reached
+    assert "<b>" in alert_text({**alert, "stack": "<b>"}) and "&lt;b&gt;" in alert_text(
+        {**alert, "stack": "<b>"}
+    )
