@@ -5,6 +5,7 @@ with read_budget (the bot) reads GET /budget, so the bot's /spend shows the gate
 from __future__ import annotations
 
 import html
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.catalog.models import Client
 from infra.localgateway import LocalBot, LocalGateway
@@ -355,3 +358,99 @@ def test_the_bots_spend_says_what_to_set_when_its_client_cannot_read_the_budget(
         "read the budget: set clients.bot.read_budget: true in the catalog (or llmstack:clients.bot.read_budget: "
         "true in the stack's file) and redeploy, or read it with the master key)"
     )
+
+
+# -- refusals in the records and the metrics (issue 12): refused, their reason, no attempt, no provider error ---
+RECORD_START = '{"event":"llmstack.request"'
+
+
+def record_lines(gateway: LocalGateway) -> list[dict[str, Any]]:
+    """The gateway's request records (records.py: one JSON line each on stdout, which LocalGateway logs)."""
+    lines = gateway.log_tail(100_000).splitlines()
+    return [json.loads(line) for line in lines if line.startswith(RECORD_START)]
+
+
+def new_record(gateway: LocalGateway, seen: int) -> dict[str, Any]:
+    """The one record written after the first ``seen`` (the calls here run one at a time)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        records = record_lines(gateway)
+        if len(records) > seen:
+            (record,) = records[seen:]
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"no new record:\n{gateway.log_tail(30)}")
+
+
+def provider_errors(gateway: LocalGateway) -> float:
+    scraped = httpx.get(
+        f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30
+    )
+    assert scraped.status_code == 200, scraped.text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        if family.name == "llmstack_gateway_errors"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def test_each_refusal_is_recorded_refused_with_its_reason_and_no_attempt(
+    gateway: LocalGateway, simulator: ProviderSimulator
+) -> None:
+    """Through the real OpenAI SDK: the route 403, the client share's 429, the daily cap's 429 and a wrong key's
+    401. None reaches a provider, so none is a deployment attempt, and the provider error counter stays put."""
+
+    def sdk(key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
+
+    hi = [{"role": "user", "content": "hi"}]
+    refusals: list[tuple[str, Any, type[openai.APIStatusError], str, str]] = [
+        # (who, the call, the SDK's error, the record's refusal, what the message says)
+        (
+            "tools",
+            lambda: sdk(KEYS["tools"]).chat.completions.create(
+                model="long-context", messages=hi, max_tokens=8
+            ),
+            openai.PermissionDeniedError,
+            "route_not_allowed",
+            "client 'tools' may not use route 'long-context'",
+        ),
+        (
+            "tools",
+            # ten choices of 8192 tokens: more than tools' whole $1 share, however little it spent today
+            lambda: sdk(KEYS["tools"]).chat.completions.create(model="simple", messages=hi, n=10),
+            openai.RateLimitError,
+            "client_share_exhausted",
+            "client tools's share of $1 cannot cover this request on any day",
+        ),
+        (
+            "bot",
+            # more than the stack's whole $50 cap
+            lambda: sdk(KEYS["bot"]).chat.completions.create(model="simple", messages=hi, n=1000),
+            openai.RateLimitError,
+            "daily_budget_exhausted",
+            "the daily budget of $50 cannot cover this request on any day",
+        ),
+        (
+            None,
+            lambda: sdk("sk-client-" + "0" * 32).chat.completions.create(model="simple", messages=hi),
+            openai.AuthenticationError,
+            "invalid_key",
+            "",
+        ),
+    ]
+    errors_before = provider_errors(gateway)
+    for client, call, error, reason, message in refusals:
+        seen = len(record_lines(gateway))
+        with pytest.raises(error) as caught:
+            call()
+        assert message in str(caught.value), str(caught.value)
+        if reason.endswith("_exhausted"):
+            assert "waiting for the reset will not help; lower max_tokens" in str(caught.value)
+        record = new_record(gateway, seen)
+        assert (record["outcome"], record["refusal"], record["attempts"]) == ("refused", reason, []), record
+        assert (record["client"], record["provider"], record["cost_usd"]) == (client, None, 0), record
+    assert simulator.requests() == []
+    assert provider_errors(gateway) == errors_before
