@@ -99,7 +99,9 @@ def test_a_plain_answer_is_recorded_at_the_budgets_cost_without_prompt_or_key() 
     assert "secret prompt" not in lines[0] and "sk-master-secret" not in lines[0]
 
 
-def test_a_refusal_is_recorded_with_its_reason_and_no_cost() -> None:
+def test_a_budget_refusal_is_recorded_with_its_reason_no_cost_no_attempt_and_no_provider_error() -> None:
+    before = errors_total()
+
     async def scenario() -> list[str]:
         budget = DailyBudget(settings(daily_usd=1e-9), MemoryCounter())
         lines: list[str] = []
@@ -108,8 +110,7 @@ def test_a_refusal_is_recorded_with_its_reason_and_no_cost() -> None:
         try:
             await budget.async_pre_call_hook(None, None, data, "acompletion")
         except HTTPException as refusal:
-            for hook in (budget, records):
-                await hook.async_post_call_failure_hook(data, refusal, None)
+            await refused_as_litellm_logs_it(records, budget, data, refusal, None)
         else:
             raise AssertionError("a request over the cap was admitted")
         # LiteLLM may call the failure hook again for the same request: still one record
@@ -123,7 +124,8 @@ def test_a_refusal_is_recorded_with_its_reason_and_no_cost() -> None:
         429,
         "daily_budget_exhausted",
     )
-    assert record["cost_usd"] == 0 and record["attempts"] == []
+    assert record["cost_usd"] == 0 and record["attempts"] == [] and record["provider"] is None
+    assert errors_total() == before
 
 
 def test_a_failed_fallback_takes_its_outcome_from_litellms_error_text() -> None:
@@ -447,29 +449,6 @@ def test_a_route_refusal_is_refused_with_its_reason_and_no_attempt(monkeypatch: 
     record = one_record(asyncio.run(scenario()))
     assert (record["outcome"], record["status"], record["refusal"]) == ("refused", 403, "route_not_allowed")
     assert record["attempts"] == [] and record["provider"] is None and record["client"] == "tools"
-    assert errors_total() == before
-
-
-def test_a_budget_refusal_is_refused_with_no_attempt_and_no_provider_error() -> None:
-    before = errors_total()
-
-    async def scenario() -> list[str]:
-        budget = DailyBudget(settings(daily_usd=1e-9), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
-        data = request()
-        try:
-            await budget.async_pre_call_hook(None, None, data, "acompletion")
-        except HTTPException as refusal:
-            await refused_as_litellm_logs_it(records, budget, data, refusal, None)
-        return lines
-
-    record = one_record(asyncio.run(scenario()))
-    assert (record["outcome"], record["refusal"], record["attempts"]) == (
-        "refused",
-        "daily_budget_exhausted",
-        [],
-    )
     assert errors_total() == before
 
 
