@@ -13,11 +13,59 @@ from typing import Any
 
 from infra.simulator.loopback import serve
 
+#: the budget's 429 bodies as the real gateway sends them: LiteLLM 1.108.7 puts the budget hook's HTTPException
+#: detail (llmstack_gateway/budget.py ``_refusal``, clients.py ``client_refusal``) in
+#: ``error.provider_specific_fields`` and its ``error`` text in ``error.message`` (measured through the proxy)
+BUDGET_REFUSALS: dict[str, dict[str, Any]] = {
+    "budget": {
+        "error": "the daily budget of $2 cannot cover this request (up to $0.012000): $1.995000 spent, $0.000000 "
+        "held by requests in flight; it resets at 2026-12-02T00:00:00+00:00 (UTC)",
+        "reason": "daily_budget_exhausted",
+        "budget_usd": 2.0,
+        "request_usd": 0.012,
+    },
+    "share": {
+        "error": "client bot's share of $1 is spent for today (this request needs up to $0.012000): $0.995000 "
+        "spent, $0.000000 held by its requests in flight; it resets at 2026-12-02T00:00:00+00:00 (UTC)",
+        "reason": "client_share_exhausted",
+        "client": "bot",
+        "share_usd": 1.0,
+        "request_usd": 0.012,
+    },
+    "never_fits": {
+        "error": "the daily budget of $0.05 cannot cover this request on any day: its worst case (up to "
+        "$0.120054) is more than the whole cap, so waiting for the reset will not help; lower max_tokens (the "
+        "output limit the worst case counts, times n choices) or shorten the input",
+        "reason": "daily_budget_exhausted",
+        "budget_usd": 0.05,
+        "request_usd": 0.120054,
+    },
+}
+
+
+def budget_refusal_body(mode: str) -> dict[str, Any]:
+    fields = {
+        **BUDGET_REFUSALS[mode],
+        "spent_usd": 0.0,
+        "held_usd": 0.0,
+        "resets_at": "2026-12-02T00:00:00+00:00",
+        "timezone": "UTC",
+    }
+    error = {
+        "message": fields["error"],
+        "type": "rate_limit_error",
+        "param": None,
+        "code": "429",
+        "provider_specific_fields": fields,
+    }
+    return {"error": error}
+
 
 @dataclass
 class FakeGateway:
     key: str
-    #: ok | fail (503) | budget (429 with the budget message) | long (a 10,000-character answer with markup)
+    #: ok | fail (503) | budget, share, never_fits (the budget's 429s, BUDGET_REFUSALS) | long (a 10,000-character
+    #: answer with markup)
     mode: str = "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
     #: seconds each answer takes, so overlapping requests of one user would be seen
@@ -56,9 +104,8 @@ class FakeGateway:
     def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         if self.mode == "fail":
             return 503, {}, {"error": {"message": "all providers down", "code": "503"}}
-        if self.mode == "budget":
-            message = "the daily budget of $2 is spent; it resets at 2026-12-02T00:00:00+00:00 (UTC)"
-            return 429, {}, {"error": {"message": message, "type": "rate_limit_error", "code": "429"}}
+        if self.mode in BUDGET_REFUSALS:
+            return 429, {}, budget_refusal_body(self.mode)
         last = body["messages"][-1]["content"]
         text = ("<b>bold?</b> & " * 700) if self.mode == "long" else f"echo: {last}"
         completion = {

@@ -13,9 +13,56 @@ import openai
 from llmstack_bot.metrics import BotMetrics, Stopwatch
 from llmstack_bot.tracing import BotTracing
 
+#: the gateway's budget refusals (llmstack_gateway/budget.py, clients.py): the stack's cap, or this client's share
+BUDGET_REASONS = frozenset({"daily_budget_exhausted", "client_share_exhausted"})
+
 
 class BudgetExhausted(Exception):  # noqa: N818 (a state the user is told about, not a bug)
-    """The gateway refused: the stack's daily budget is spent. The message says when it resets."""
+    """The gateway refused for the budget: the stack's daily cap, or this bot's own share of it (``reason``).
+
+    ``never_fits``: the request's worst case is more than the whole cap or share, so the reset will not help.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "daily_budget_exhausted",
+        resets_at: str | None = None,
+        timezone: str | None = None,
+        never_fits: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.reason, self.resets_at, self.timezone, self.never_fits = reason, resets_at, timezone, never_fits
+
+
+def budget_refusal(exc: openai.APIStatusError) -> BudgetExhausted | None:
+    """The gateway's 429 for the budget, from the figures its body carries; None for any other 429.
+
+    LiteLLM passes the budget hook's refusal on as ``error.provider_specific_fields`` (measured with 1.108.7: the
+    hook's ``HTTPException`` detail, with ``reason``, ``resets_at``, ``timezone``, ``request_usd`` and the cap as
+    ``budget_usd`` or the share as ``share_usd``). A body without them (an older gateway) is read from its text.
+    """
+    try:
+        error = json.loads(exc.response.text)["error"]
+    except (ValueError, KeyError, TypeError):
+        error = {}
+    message = str(error.get("message") or exc) if isinstance(error, dict) else str(exc)
+    fields = error.get("provider_specific_fields") if isinstance(error, dict) else None
+    if isinstance(fields, dict) and fields.get("reason") in BUDGET_REASONS:
+        cap = fields.get("budget_usd", fields.get("share_usd"))
+        needed = fields.get("request_usd")
+        return BudgetExhausted(
+            message,
+            reason=str(fields["reason"]),
+            resets_at=str(fields["resets_at"]) if fields.get("resets_at") else None,
+            timezone=str(fields["timezone"]) if fields.get("timezone") else None,
+            never_fits=isinstance(cap, (int, float)) and isinstance(needed, (int, float)) and needed > cap,
+        )
+    if "daily budget" in message:
+        resets = message.split("resets at", 1)[1].strip() if "resets at" in message else None
+        return BudgetExhausted(message, resets_at=resets)
+    return None
 
 
 class GatewayUnavailable(Exception):  # noqa: N818
@@ -89,9 +136,9 @@ class GatewayClient:
                     served_by=raw.headers.get("x-litellm-model-id", completion.model),
                 )
             except openai.RateLimitError as exc:
-                message = _message(exc)
-                if "daily budget" in message:
-                    raise BudgetExhausted(message) from exc
+                refusal = budget_refusal(exc)
+                if refusal is not None:
+                    raise refusal from exc  # trying again cannot help before the reset
                 last = exc
             except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
                 last = exc
@@ -105,10 +152,3 @@ class GatewayClient:
 
     async def close(self) -> None:
         await self._client.close()
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    try:
-        return str(json.loads(exc.response.text)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return str(exc)

@@ -35,6 +35,27 @@ class Question:
     notice: str | None = None
 
 
+def budget_reply(refusal: BudgetExhausted) -> str:
+    """What the user is told when the gateway refuses for the budget: whose budget, and what helps."""
+    if refusal.never_fits:
+        # the worst case counts the conversation sent along (the history) and the answer's limit
+        return (
+            "This question is too large for the daily budget on any day. /reset starts a shorter conversation; "
+            "if that does not help, ask the operator."
+        )
+    when = (
+        f"{refusal.resets_at} ({refusal.timezone})"
+        if refusal.resets_at and refusal.timezone
+        else refusal.resets_at
+    )
+    whose = (
+        "This bot's share of the daily budget is spent"
+        if refusal.reason == "client_share_exhausted"
+        else "The daily budget is reached"
+    )
+    return f"{whose}; it resets at {when or 'the end of the budget day'}."
+
+
 def clip(text: str, limit: int) -> tuple[str, str | None]:
     """The text sent to the model, at most ``limit`` characters, and the notice that says it was cut."""
     if len(text) <= limit:
@@ -63,11 +84,7 @@ async def run_turn(ctx: BotContext, replies: Replies, update_id: int, question: 
             except UnreadableQuestion as exc:
                 turn = await db.run(ctx.journal.refuse, update_id, str(exc))
             except BudgetExhausted as exc:
-                said = str(exc)
-                resets = said.split("resets at", 1)[-1].strip() if "resets at" in said else "midnight"
-                turn = await db.run(
-                    ctx.journal.refuse, update_id, f"The daily budget is reached; it resets at {resets}."
-                )
+                turn = await db.run(ctx.journal.refuse, update_id, budget_reply(exc))
             except GatewayUnavailable:
                 log.exception("gateway unavailable for update %s", update_id)
                 turn = await db.run(ctx.journal.refuse, update_id, SORRY)

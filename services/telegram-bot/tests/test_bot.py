@@ -120,15 +120,29 @@ def test_gateway_failure_is_retried_then_a_friendly_reply(
     assert texts(telegram, 1001)[1] == "echo: now?"
 
 
-def test_the_budget_refusal_is_explained(
-    bot: RunningBot, telegram: FakeTelegram, gateway: FakeGateway
+@pytest.mark.parametrize(
+    "refusal, reply",
+    [
+        ("budget", "The daily budget is reached; it resets at 2026-12-02T00:00:00+00:00 (UTC)."),
+        (
+            "share",
+            "This bot's share of the daily budget is spent; it resets at 2026-12-02T00:00:00+00:00 (UTC).",
+        ),
+        (
+            "never_fits",
+            "This question is too large for the daily budget on any day. /reset starts a shorter conversation; "
+            "if that does not help, ask the operator.",
+        ),
+    ],
+)
+def test_the_budget_refusal_is_explained_at_once(
+    bot: RunningBot, telegram: FakeTelegram, gateway: FakeGateway, refusal: str, reply: str
 ) -> None:
-    gateway.mode = "budget"
+    gateway.mode = refusal
     bot.post(message(50, 1001, "expensive question"))
     wait_for(lambda: texts(telegram, 1001))
-    assert texts(telegram, 1001) == [
-        "The daily budget is reached; it resets at 2026-12-02T00:00:00+00:00 (UTC)."
-    ]
+    assert texts(telegram, 1001) == [reply]
+    assert len(gateway.requests) == 1  # a budget refusal is not retried: it cannot pass before the reset
 
 
 def test_long_replies_are_split_and_escaped(
