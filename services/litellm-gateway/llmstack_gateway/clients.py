@@ -93,13 +93,7 @@ class ClientRegistry:
         seen: dict[bytes, str] = {}
         for name, (client, key) in clients.items():
             if not key:
-                # a client whose variable is empty cannot call; the others still can
-                log.error(
-                    "client %r has no key: LLMSTACK_CLIENT_%s_KEY is unset or empty; every call with its key is refused",
-                    name,
-                    name.upper().replace("-", "_").replace(".", "_"),
-                )
-                continue
+                continue  # a client whose variable is empty cannot call (parse_registry said so); the others can
             digest = _digest(key)
             if digest in seen or (master_key and hmac.compare_digest(key.encode(), master_key.encode())):
                 other = seen.get(digest, "the master key")
@@ -150,7 +144,14 @@ def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> Cli
         client = Client(
             str(name), routes, share and float(share), None if rate is None else int(rate), read_budget
         )
-        clients[str(name)] = (client, environ.get(reference[len(_ENV_PREFIX) :], ""))
+        variable = reference[len(_ENV_PREFIX) :]
+        if not environ.get(variable):
+            log.error(
+                "client %r has no key: %s is unset or empty; every call with its key is refused",
+                str(name),
+                variable,  # the config's own reference, so a hand-renamed variable is named as it is
+            )
+        clients[str(name)] = (client, environ.get(variable, ""))
     return ClientRegistry(clients, master, master_key_completions=bool(section.get("master_key_completions")))
 
 

@@ -254,3 +254,21 @@ def test_an_expired_hold_frees_the_clients_share_and_a_late_settlement_still_cou
         assert (await counter.client_spent(DAY))["tools"] == 50
 
     asyncio.run(run())
+
+
+def test_a_client_without_its_key_is_named_by_the_configs_own_variable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = {
+        "llmstack_clients": {
+            "clients": {
+                "tools": {"key": "os.environ/HAND_RENAMED_TOOLS_KEY", "routes": ["simple"]},
+                "bot": {"key": "os.environ/LLMSTACK_CLIENT_BOT_KEY", "routes": ["simple"]},
+            }
+        }
+    }
+    with caplog.at_level("ERROR", logger="llmstack.clients"):
+        registry = parse_registry(config, {"LLMSTACK_CLIENT_BOT_KEY": "sk-bot-" + uuid.uuid4().hex})
+    assert "client 'tools' has no key: HAND_RENAMED_TOOLS_KEY is unset or empty" in caplog.text
+    assert "'bot'" not in caplog.text  # its key is there
+    assert registry.identify("") is None
