@@ -29,18 +29,31 @@ _CREDENTIAL_SHAPES = (
 _PRIVATE_SUFFIXES = (".railway.internal", ".internal", ".local", "localhost")
 
 
-def _secret_fields(ctx: CheckContext) -> list[tuple[tuple[str, ...], str, str]]:
-    """(field path, secret id as written, what it is for) for every secret the section names."""
+def _secret_fields(ctx: CheckContext) -> list[tuple[tuple[str, ...], str, str, str]]:
+    """(field path, secret id as written, what it is for, an id to suggest) for every secret the section names."""
     section = ctx.spec.catalog.observability
-    out: list[tuple[tuple[str, ...], str, str]] = []
+    out: list[tuple[tuple[str, ...], str, str, str]] = []
     if section.otlp is not None and section.otlp.headers_secret is not None:
-        out.append((("otlp", "headers_secret"), section.otlp.headers_secret, "the OTLP headers"))
-    if section.langfuse is not None:
         out.append(
-            (("langfuse", "public_key_secret"), section.langfuse.public_key_secret, "the Langfuse public key")
+            (("otlp", "headers_secret"), section.otlp.headers_secret, "the OTLP headers", "OTLP-HEADERS")
+        )
+    if section.langfuse is not None:
+        langfuse = section.langfuse
+        out.append(
+            (
+                ("langfuse", "public_key_secret"),
+                langfuse.public_key_secret,
+                "the Langfuse public key",
+                "LANGFUSE-PUBLIC",
+            )
         )
         out.append(
-            (("langfuse", "secret_key_secret"), section.langfuse.secret_key_secret, "the Langfuse secret key")
+            (
+                ("langfuse", "secret_key_secret"),
+                langfuse.secret_key_secret,
+                "the Langfuse secret key",
+                "LANGFUSE-SECRET",
+            )
         )
     return out
 
@@ -113,7 +126,7 @@ def _check_secret_ids(ctx: CheckContext) -> list[Finding]:
         provider.api_key_secret: f"providers.{name}.api_key_secret"
         for name, provider in ctx.spec.catalog.providers.items()
     }
-    for path, value, purpose in _secret_fields(ctx):
+    for path, value, purpose, example in _secret_fields(ctx):
         field = "observability." + ".".join(path)
         looks_like_key = any(shape.search(value) for shape in _CREDENTIAL_SHAPES)
         if looks_like_key or not _SECRET_ID.match(value):
@@ -130,10 +143,10 @@ def _check_secret_ids(ctx: CheckContext) -> list[Finding]:
                         "digits, '-' and '_')"
                     ),
                     (
-                        "revoke it, put a secret id here (e.g. LANGFUSE-SECRET) and store the value with "
+                        f"revoke it, put a secret id here (e.g. {example}) and store the value with "
                         f"`pulumi config set --secret --path '{PROJECT}:secrets.<SECRET-ID>' <value>`"
                         if looks_like_key
-                        else f"name a secret id such as OTLP-HEADERS in {field}"
+                        else f"name a secret id such as {example} in {field}"
                     ),
                 )
             )

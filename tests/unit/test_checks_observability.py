@@ -76,7 +76,10 @@ BAD_CASES = [
         "literal-secret",
         "observability.langfuse.public_key_secret",
         ("looks like the Langfuse public key itself", f"{len(LANGFUSE_PUBLIC)} characters"),
-        ("pulumi config set --secret --path 'llmstack:secrets.<SECRET-ID>'",),
+        (
+            "put a secret id here (e.g. LANGFUSE-PUBLIC)",
+            "pulumi config set --secret --path 'llmstack:secrets.<SECRET-ID>'",
+        ),
         never_shown=LANGFUSE_PUBLIC[6:20],
     ),
     BadCase(
@@ -85,6 +88,7 @@ BAD_CASES = [
         "literal-secret",
         "observability.otlp.headers_secret",
         ("looks like the OTLP headers itself",),
+        ("put a secret id here (e.g. OTLP-HEADERS)",),
         never_shown="B85YgLm96",
     ),
     BadCase(
@@ -93,6 +97,7 @@ BAD_CASES = [
         "unsafe-name",
         "observability.langfuse.secret_key_secret",
         ("is not a Secret Manager secret id",),
+        ("name a secret id such as LANGFUSE-SECRET in observability.langfuse.secret_key_secret",),
     ),
     BadCase(
         "endpoint that is not a url",
