@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from infra.catalog import StackSpec
-from infra.localgateway import LocalGateway
+from infra.localgateway import LocalGateway, free_port
 from infra.observability import gateway_trace_secrets, gateway_trace_variables
 from infra.render import render_gateway_config, with_in_memory_counter
 from infra.simulator import ProviderSimulator
@@ -240,3 +241,35 @@ def test_a_caller_cannot_undo_the_catalogs_redaction(
     )
     assert marker not in exported
     assert "redacted-by-litellm" in exported
+
+
+def test_a_collector_that_is_down_costs_the_requests_nothing(simulator: ProviderSimulator) -> None:
+    """Both receivers unreachable (a closed port): every request still answers, its record is written, and the
+    exporters' complaints name the URL but never the headers or the Langfuse keys they carry."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    header_value = "otlp-" + secrets.token_hex(8)
+    section = {
+        "otlp": {"endpoint": dead, "headers_secret": "OTLP-HEADERS"},
+        "langfuse": {
+            "host": dead,
+            "public_key_secret": "LANGFUSE-PUBLIC",
+            "secret_key_secret": "LANGFUSE-SECRET",
+        },
+    }
+    spec = with_in_memory_counter(stack_spec("dev", observability=section))
+    env = {
+        **gateway_trace_variables(spec),
+        "OTEL_HEADERS": f"x-otlp-api-key={header_value}",
+        "LANGFUSE_PUBLIC_KEY": "pk-lf-" + secrets.token_hex(4),
+        "LANGFUSE_SECRET_KEY": LANGFUSE_SECRET,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # export (and fail) while the requests run
+    }
+    with start_gateway(spec, simulator, env=env).running() as gateway:
+        for _ in range(10):
+            assert call(gateway, "simple", traceparent()[0]).status_code == 200
+        time.sleep(1)  # a few failed exports
+        log = gateway.log_tail(5000)
+    assert log.count('"event":"llmstack.request"') == 10
+    assert "/v1/traces" in log  # the exporters did try, and said where
+    for leaked in (header_value, LANGFUSE_SECRET, MASTER_KEY):
+        assert leaked not in log
