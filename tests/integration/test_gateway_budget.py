@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.localgateway import LocalGateway
 from infra.simulator import Behavior, ProviderSimulator
@@ -224,6 +225,19 @@ def test_redis_unreachable_fails_closed_and_readiness_says_so(
         assert response.status_code == 503
         assert "fail closed" in error_message(response)
         assert simulator.requests() == []
+        # what the operator's views say meanwhile: /budget cannot answer, /metrics says the counter is down
+        operator = {"Authorization": f"Bearer {MASTER_KEY}"}
+        report = httpx.get(f"{gateway.url}/budget", headers=operator, timeout=10)
+        assert report.status_code == 503 and "the budget counter is unreachable" in report.text
+        scraped = httpx.get(f"{gateway.url}/metrics", headers=operator, timeout=10)
+        assert scraped.status_code == 200
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(scraped.text)
+            for sample in family.samples
+        }
+        assert samples["llmstack_budget_counter_up"] == 0
+        assert "llmstack_budget_spent_usd" not in samples  # unknown, not zero
 
 
 def test_a_deployed_gateway_refuses_to_start_with_an_in_memory_counter(simulator: ProviderSimulator) -> None:
