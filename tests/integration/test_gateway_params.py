@@ -187,3 +187,15 @@ def test_a_body_setting_what_only_the_catalog_may_is_a_400_naming_the_parameter(
     assert records[-1]["refusal"] == "parameter_not_allowed"
     assert records[-1]["attempts"] == []
     assert records[-1]["endpoint"] == "/v1/chat/completions"  # the path LiteLLM's auth noted
+
+
+def test_a_url_as_a_fallback_is_a_400_too(client: openai.OpenAI, simulator: ProviderSimulator) -> None:
+    """Another of LiteLLM's body refusals, one that names no parameter (auth_utils.py): a 400 with its reason."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="simple",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"fallbacks": ["https://x.example/v1"]},
+        )
+    assert "the request body was refused: URL-valued fallback destination" in str(refused.value)
+    assert simulator.requests() == []

@@ -45,10 +45,12 @@ def not_served_message(data: Mapping[str, Any], call_type: str) -> str:
     return refusal_text(str(request.get("method") or "POST"), path)
 
 
-#: LiteLLM's refusal of a body that sets what only the operator may (``api_base``, ``api_key``, ``base_url``,
-#: ``turn_off_message_logging``, ``model_list``, ...): ``proxy/auth/auth_utils.py`` ``is_request_body_safe`` raises
-#: a ValueError with this text inside its auth
-_BODY_REFUSAL = re.compile(r"^Rejected Request: (\S+) is not allowed in (?:the )?request body")
+#: LiteLLM's refusals of a request body, raised as a ValueError inside its auth (``proxy/auth/auth_utils.py``,
+#: ``is_request_body_safe`` and its helpers): a parameter only the operator may set (``api_base``, ``api_key``,
+#: ``base_url``, ``turn_off_message_logging``, ``model_list``...), a URL as a fallback, a secret reference
+#: (``os.environ/...``), fallbacks nested too deep. Each starts with this text; the first kind names the parameter.
+_BODY_REFUSAL = "Rejected Request: "
+_NAMED_PARAMETER = re.compile(r"^Rejected Request: (\S+) is not allowed in (?:the )?request body")
 BODY_REFUSAL_REASON = "parameter_not_allowed"
 
 
@@ -57,13 +59,17 @@ def body_refusal(exception: BaseException | None) -> HTTPException | None:
 
     LiteLLM's auth answers it as 401 "Authentication Error" (500 where the ``prisma`` package is missing, as its
     error classifier imports it): an SDK then reports a bad key, though the key was fine and the body was not.
-    Its text advises ``allow_client_side_credentials``, a setting this stack never renders.
+    Its text may advise ``allow_client_side_credentials``, a setting this stack never renders.
     """
-    found = _BODY_REFUSAL.match(str(exception)) if isinstance(exception, ValueError) else None
-    if found is None:
+    if not isinstance(exception, ValueError) or not str(exception).startswith(_BODY_REFUSAL):
         return None
+    named = _NAMED_PARAMETER.match(str(exception))
+    if named is None:
+        # keep LiteLLM's own sentence (it says what is wrong), without its advice to proxy administrators
+        said = str(exception).removeprefix(_BODY_REFUSAL).split(" Clientside passthrough", 1)[0]
+        return HTTPException(status_code=400, detail=f"the request body was refused: {said}")
     message = (
-        f"the request body may not set {found.group(1)!r}: where requests go, with which credentials, and what "
+        f"the request body may not set {named.group(1)!r}: where requests go, with which credentials, and what "
         "is logged are the gateway's catalog's (stacks/catalog.yaml), never a caller's"
     )
     return HTTPException(status_code=400, detail=message)

@@ -112,6 +112,8 @@ class RequestRecords(CustomLogger):
         #: the rendered config (read once, when first needed): whether the records carry content
         self._config = config
         self._log_content: bool | None = None
+        #: the catalog's group and route names (read once, when first needed): the only group labels metrics get
+        self._names: frozenset[str] | None = None
         self._tracked: OrderedDict[str, Tracked] = OrderedDict()
         self._recorded: OrderedDict[str, None] = OrderedDict()
         #: one ``write`` per line: a line under the pipe buffer size never interleaves with another worker's
@@ -318,9 +320,25 @@ class RequestRecords(CustomLogger):
             "cap_usd": settings.daily_usd,
         }
 
-    @staticmethod
-    def _observe(record: Mapping[str, Any]) -> None:
-        group = record["group"] or "unknown"
+    def _known_names(self) -> frozenset[str]:
+        if self._names is None:
+            config = self._config if self._config is not None else load_config()
+            routes = config.get("llmstack_routes")
+            self._names = frozenset(self._budget.settings.groups) | frozenset(
+                routes if isinstance(routes, Mapping) else ()
+            )
+        return self._names
+
+    def _observe(self, record: Mapping[str, Any]) -> None:
+        # a label is a name the catalog knows: a refused request's ``model`` is whatever the caller wrote (anyone
+        # may send one with a wrong key), and each distinct label would be new series in every worker's files
+        group = (
+            record["group"]
+            if record["group"] in self._known_names()
+            else "other"
+            if record["group"]
+            else "unknown"
+        )
         provider = record["provider"] or "none"
         endpoint = record["endpoint"]
         metrics.REQUESTS.labels(group, provider, endpoint, record["outcome"]).inc()

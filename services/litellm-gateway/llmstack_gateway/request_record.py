@@ -36,6 +36,18 @@ def served_by(logging_obj: Any) -> tuple[str | None, str | None, str | None]:
     )
 
 
+#: the most of a caller-chosen name (``model``) a record keeps: a refused request's ``model`` is whatever the caller
+#: wrote, and the line must stay within the pipe's atomic write (content.py)
+MAX_NAME = 128
+
+
+def bounded(name: str | None) -> str | None:
+    """A caller-chosen name as a record keeps it: at most MAX_NAME characters, a cut one ending in "…"."""
+    if name is None or len(name) <= MAX_NAME:
+        return name
+    return name[: MAX_NAME - 1] + "…"
+
+
 def endpoint_and_asked(data: Mapping[str, Any], route: str | None = None) -> tuple[str, str | None]:
     """(endpoint path, model the client asked for): a route's name as routes.py noted it before rewriting it.
 
@@ -47,7 +59,9 @@ def endpoint_and_asked(data: Mapping[str, Any], route: str | None = None) -> tup
         metadata = data.get(bucket)
         if isinstance(metadata, Mapping) and metadata.get("llmstack_route"):
             asked = metadata["llmstack_route"]
-    return (urlsplit(url).path if url else route or "unknown"), (str(asked) if asked is not None else None)
+    return (urlsplit(url).path if url else route or "unknown"), bounded(
+        str(asked) if asked is not None else None
+    )
 
 
 def usage_of(response: Any) -> tuple[int, int] | None:
@@ -99,7 +113,7 @@ def assemble(
     answered = status < 400 or status == CLIENT_CLOSED_REQUEST
     served_group, deployment, provider = served_by(logging_obj) if answered else (None, None, None)
     # the group asked for (routes.py has resolved a route to it); a fallback's group is in ``attempts``
-    group = str(data.get("model")) if data.get("model") else None
+    group = bounded(str(data.get("model"))) if data.get("model") else None
     attempts.settle(status, (served_group or group, deployment, provider), exception)
     answering = attempts.answering() if status == CLIENT_CLOSED_REQUEST else None
     if answering is not None and deployment is None:

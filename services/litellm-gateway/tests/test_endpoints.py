@@ -90,3 +90,20 @@ def test_litellms_body_refusal_becomes_a_400_naming_the_parameter() -> None:
 )
 def test_other_failures_are_left_as_they_are(exception: BaseException | None) -> None:
     assert body_refusal(exception) is None
+
+
+def test_litellms_other_body_refusals_are_a_400_too() -> None:
+    # the same auth code's other refusals (proxy/auth/auth_utils.py): they name no parameter
+    fallback = ValueError(
+        "Rejected Request: URL-valued fallback destination 'https://x.example/v1' is not allowed. Clientside "
+        "passthrough requires explicit admin opt-in via ..."
+    )
+    refused = body_refusal(fallback)
+    assert refused is not None and refused.status_code == 400
+    assert refused.detail == (
+        "the request body was refused: URL-valued fallback destination 'https://x.example/v1' is not allowed."
+    )
+    nested = body_refusal(
+        ValueError("Rejected Request: fallback nesting exceeds the allowed validation depth.")
+    )
+    assert nested is not None and "fallback nesting exceeds" in str(nested.detail)

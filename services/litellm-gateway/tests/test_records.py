@@ -471,6 +471,31 @@ def test_a_wrong_key_is_refused_as_invalid_key() -> None:
     assert errors_total() == before
 
 
+def test_a_callers_made_up_model_is_cut_in_the_record_and_no_metric_label() -> None:
+    """Anyone may send a wrong key with any ``model``: the record keeps 128 characters of it, the line stays within
+    the pipe's atomic write, and the metrics label it "other", so no caller adds series to every worker's files."""
+    made_up = "m" * 5000 + uuid.uuid4().hex
+
+    def labelled_groups() -> set[str]:
+        return {s.labels["group"] for m in metrics.REQUESTS.collect() for s in m.samples}
+
+    async def scenario() -> list[str]:
+        budget = DailyBudget(settings(), MemoryCounter())
+        lines: list[str] = []
+        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        nobody = UserAPIKeyAuth(request_route="/v1/chat/completions")
+        error = HTTPException(status_code=401, detail="Invalid or missing API key")
+        await refused_as_litellm_logs_it(records, budget, {**request(), "model": made_up}, error, nobody)
+        return lines
+
+    (line,) = asyncio.run(scenario())
+    record = json.loads(line)
+    assert len(record["asked"]) == len(record["group"]) == 128 and record["group"].endswith("…")
+    assert len(line.encode()) < 4096
+    assert not {g for g in labelled_groups() if g.startswith("mmm")}
+    assert "other" in labelled_groups()
+
+
 def test_a_provider_rejecting_our_key_is_an_error_of_that_deployment() -> None:
     """A 401 from the provider (LiteLLM's AuthenticationError, litellm/exceptions.py) is no refusal of ours."""
 
