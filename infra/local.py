@@ -100,8 +100,10 @@ def serve(stack: str, spec: StackSpec, *, simulate: bool, port: int, build_dir: 
                 f"prints below; Ctrl-C or kill {os.getpid()} stops it",
                 flush=True,
             )
-            while True:
+            while (code := gateway.exit_code()) is None:
                 time.sleep(1)
+            err(f"the gateway exited with {code} (its log is above): stopping")
+            return 1
         except GatewayStartError as exc:
             err(f"the gateway did not start: {exc}")
             return 1

@@ -43,6 +43,12 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     port instead of failing; any other busy port ends the proxy with ``[Errno 98] address already in use``.
     """
     with socket.socket() as sock:
+        sock.settimeout(0.5)
+        # what LiteLLM itself asks: does anything answer there? On BSD and macOS the bind below succeeds even
+        # while another process listens on 0.0.0.0 with the same port, so the bind alone would miss it there
+        if sock.connect_ex((host, port)) == 0:
+            return True
+    with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
@@ -164,6 +170,10 @@ class LocalService:
         raise GatewayStartError(
             f"{self.module} did not become live in {self.startup_timeout_s:.0f}s{self._output_hint()}"
         )
+
+    def exit_code(self) -> int | None:
+        """None while the service's main process runs (or was never started), else how it ended."""
+        return None if self._process is None else self._process.poll()
 
     def _serves_port(self) -> bool | None:
         """Whether the socket listening on our port is one of our process group's; None where Linux's /proc cannot

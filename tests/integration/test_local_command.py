@@ -153,6 +153,29 @@ def test_a_gateway_that_does_not_start_is_one_line_not_a_traceback(local: Local,
     )
 
 
+def test_a_gateway_that_dies_ends_local_with_its_exit_code(tmp_path: Path) -> None:
+    """A crash or an OOM kill after the start: `local` says so and exits 1, rather than waiting on a dead port."""
+    port = free_port()
+    console = tmp_path / "dies.log"
+    process = llmstack_local(port, tmp_path / "build", tmp_path, console)
+    dying = Local(process, port, console, tmp_path / "build", tmp_path)
+    try:
+        dying.wait_for("\ngateway for dev on", timeout=120)
+        children = subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=True
+        )
+        (gateway,) = [int(pid) for pid in children.stdout.split()]  # the simulator runs inside `local`
+        os.killpg(gateway, signal.SIGKILL)  # its own session: the proxy and its workers
+        assert process.wait(timeout=30) == 1
+        assert dying.output().endswith(
+            "llmstack local: the gateway exited with -9 (its log is above): stopping\n"
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def test_sigterm_stops_the_gateway_and_leaves_nothing(local: Local) -> None:
     """Last in the module: it stops the module's gateway."""
     simulator = local.output().split("provider simulator on http://127.0.0.1:", 1)[1].split()[0]
