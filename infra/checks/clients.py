@@ -12,12 +12,27 @@ import math
 from infra.catalog import Finding, Severity
 from infra.checks.context import CheckContext
 
+#: names the gateway gives spend no client made (services/litellm-gateway/llmstack_gateway/counter.py: OPERATOR_NAME
+#: for the master key, UNATTRIBUTED as older totals stored it): a client so named would be counted as the operator
+RESERVED_CLIENT_NAMES = ("operator", "unattributed")
+
 
 def check_clients(ctx: CheckContext) -> list[Finding]:
     spec, catalog = ctx.spec, ctx.spec.catalog
     names = [*catalog.routes, *catalog.models]
     out: list[Finding] = []
     for client_name, client in catalog.clients.items():
+        if client_name in RESERVED_CLIENT_NAMES:
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "client-reserved-name",
+                    spec.locate("clients", client_name),
+                    f"a client may not be called '{client_name}': the gateway's records and /budget name the master "
+                    "key's spend so, and this client's would be counted as the operator's",
+                    f"rename clients.{client_name} (its key variable and secret follow the name)",
+                )
+            )
         if not client.routes:
             out.append(
                 Finding(

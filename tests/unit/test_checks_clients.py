@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from infra.catalog import Severity
 from infra.catalog.models import Client
 from infra.checks import run_checks
+from infra.checks.clients import RESERVED_CLIENT_NAMES
 from infra.render import render_gateway_config
 from tests.conftest import TODAY, StackWorkspace, one, only
 
@@ -204,3 +206,14 @@ def test_a_read_budget_that_is_not_a_boolean_is_an_error(ws: StackWorkspace) -> 
     findings = ws.findings()
     errors = [f for f in findings if f.is_error and f.location.field == "clients.tools.read_budget"]
     assert errors, [f.format() for f in findings]
+
+
+@pytest.mark.parametrize("name", RESERVED_CLIENT_NAMES)
+def test_a_client_named_as_the_operator_is_refused(ws: StackWorkspace, name: str) -> None:
+    ws.catalog["clients"][name] = ws.catalog["clients"].pop("tools")
+    finding = one(ws.findings(), "client-reserved-name")
+    assert finding.is_error
+    assert finding.location.file == "stacks/catalog.yaml"
+    assert finding.location.field == f"clients.{name}"
+    assert f"a client may not be called '{name}'" in finding.message
+    assert f"rename clients.{name}" in finding.fix

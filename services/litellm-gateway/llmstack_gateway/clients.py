@@ -34,7 +34,7 @@ from llmstack_gateway.client_rate import (
     RedisRateWindow,
     rate_refusal,
 )
-from llmstack_gateway.counter import OPERATOR_NAME, ClientShare, Reservation, to_nano
+from llmstack_gateway.counter import OPERATOR_NAME, UNATTRIBUTED, ClientShare, Reservation, to_nano
 from llmstack_gateway.settings import CONFIG_ENV, BudgetSettings, load_config, load_settings
 from llmstack_gateway.surface import install_surface
 from llmstack_gateway.worst_case import never_fits
@@ -126,6 +126,11 @@ def parse_registry(config: Mapping[str, Any], environ: Mapping[str, str]) -> Cli
         return ClientRegistry({}, master, master_key_completions=True)
     clients: dict[str, tuple[Client, str]] = {}
     for name, entry in (section.get("clients") or {}).items():
+        if str(name) in (OPERATOR_NAME, UNATTRIBUTED):
+            # `llmstack check` refuses it in the catalog; a hand-edited config would mix its spend with the master key's
+            raise ValueError(
+                f"client {name!r}: the name is the operator's in records and /budget; rename the client"
+            )
         reference = str(entry.get("key") or "")
         if not reference.startswith(_ENV_PREFIX):
             # a key written into the config would be a secret in plain text: refuse to start rather than use it

@@ -272,3 +272,18 @@ def test_a_client_without_its_key_is_named_by_the_configs_own_variable(
     assert "client 'tools' has no key: HAND_RENAMED_TOOLS_KEY is unset or empty" in caplog.text
     assert "'bot'" not in caplog.text  # its key is there
     assert registry.identify("") is None
+
+
+@pytest.mark.parametrize("name", ["operator", "unattributed"])
+def test_a_hand_edited_client_named_as_the_operator_refuses_to_start(name: str) -> None:
+    config = {"llmstack_clients": {"clients": {name: {"key": "os.environ/SOME_KEY", "routes": ["simple"]}}}}
+    with pytest.raises(ValueError, match=f"client '{name}': the name is the operator's"):
+        parse_registry(config, {"SOME_KEY": "sk-" + uuid.uuid4().hex})
+
+
+def test_the_catalog_check_reserves_the_gateways_names() -> None:
+    from llmstack_gateway.counter import OPERATOR_NAME, UNATTRIBUTED
+
+    from infra.checks.clients import RESERVED_CLIENT_NAMES
+
+    assert set(RESERVED_CLIENT_NAMES) == {OPERATOR_NAME, UNATTRIBUTED}
