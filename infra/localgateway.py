@@ -57,11 +57,28 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+#: Linux's process file system (proc(5)), the kernel's interface on every Linux machine (not a path of this one);
+#: where it is missing (macOS), the checks that read it answer None and are skipped
+PROC = Path("/proc")
+
+
+def group_processes(pgid: int) -> Iterator[tuple[Path, list[str]]]:
+    """Each live process of group ``pgid``: its ``/proc/<pid>`` directory and the ``stat`` fields after the command
+    name (proc(5): index 2 is ``pgrp``, 11 and 12 ``utime`` and ``stime``); one gone meanwhile is skipped."""
+    for stat in PROC.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                yield stat.parent, fields
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def listening_socket_inodes(port: int) -> set[int] | None:
     """The inodes of the TCP sockets listening on ``port`` (any address), from Linux's ``/proc/net/tcp`` and
     ``tcp6`` (proc(5): ``local_address`` as hex ``addr:port``, ``st`` 0A is LISTEN, ``inode``); None without them.
     """
-    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    tables = [PROC / "net" / "tcp", PROC / "net" / "tcp6"]
     if not any(t.exists() for t in tables):
         return None
     inodes: set[int] = set()
@@ -79,12 +96,10 @@ def group_socket_inodes(pgid: int) -> set[int]:
     """The inodes of the sockets open in process group ``pgid`` (``/proc/<pid>/stat`` ``pgrp``, and each
     ``/proc/<pid>/fd`` link, ``socket:[inode]``: proc(5)); a process gone or unreadable meanwhile is skipped."""
     links: list[str] = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for process, _ in group_processes(pgid):
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
-                continue
-            fds = list((stat.parent / "fd").iterdir())
-        except (OSError, IndexError, ValueError):
+            fds = list((process / "fd").iterdir())
+        except OSError:
             continue
         for fd in fds:
             try:
@@ -196,16 +211,9 @@ class LocalService:
         Read from Linux's ``/proc/<pid>/stat`` (proc(5): fields ``pgrp``, ``utime``, ``stime``); None where there is
         no ``/proc``. The benchmarks divide it by the requests served: a cost that does not depend on the load.
         """
-        if self._process is None or not Path("/proc/self/stat").exists():
+        if self._process is None or not (PROC / "self" / "stat").exists():
             return None
-        ticks = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue  # gone between the listing and the read
-            if int(fields[2]) == self._process.pid:
-                ticks += int(fields[11]) + int(fields[12])
+        ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in group_processes(self._process.pid))
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 40) -> str:
@@ -281,7 +289,8 @@ class LocalGateway(LocalService):
             echo=echo,
         )
         #: where the entrypoint writes the config and the Prometheus files (``LLMSTACK_CONFIG_DIR``), made by
-        #: each start and removed by stop; without it the entrypoint makes a /tmp/llmstack-gateway-* nobody removes
+        #: each start and removed by stop; without it the entrypoint makes an llmstack-gateway-* directory in the
+        #: system's temporary directory that nobody removes
         self._config_dir: Path | None = None
 
     def environment(self) -> dict[str, str]:
