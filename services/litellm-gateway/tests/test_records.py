@@ -45,6 +45,24 @@ def settings(daily_usd: float = 1.0) -> BudgetSettings:
 
 #: the rendered config's setting (templates/litellm-config.yaml.j2): true unless the catalog's log_content is on
 REDACTED: dict[str, Any] = {"litellm_settings": {"turn_off_message_logging": True}}
+
+
+def recording(
+    daily_usd: float = 1.0, config: dict[str, Any] = REDACTED
+) -> tuple[DailyBudget, RequestRecords, list[str]]:
+    """A budget hook (in-memory counter) and the records over it, each line written into the returned list."""
+    budget = DailyBudget(settings(daily_usd), MemoryCounter())
+    lines: list[str] = []
+    return budget, RequestRecords(write=lines.append, budget=budget, config=config), lines
+
+
+async def admitted(budget: DailyBudget, records: RequestRecords, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` through both pre-call hooks, in the order the rendered config lists them."""
+    for hook in (budget, records):
+        data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+    return data
+
+
 CONTENT_ON: dict[str, Any] = {"litellm_settings": {"turn_off_message_logging": False}}
 
 
@@ -72,12 +90,9 @@ def answered(cost: float) -> ModelResponse:
 
 def test_a_plain_answer_is_recorded_at_the_budgets_cost_without_prompt_or_key() -> None:
     async def scenario() -> tuple[list[str], int]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         data = request()
-        for hook in (budget, records):  # the order the rendered config lists them
-            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        data = await admitted(budget, records, data)
         response = answered(0.000123)
         for hook in (budget, records):
             await hook.async_post_call_success_hook(data, None, response)
@@ -103,9 +118,7 @@ def test_a_budget_refusal_is_recorded_with_its_reason_no_cost_no_attempt_and_no_
     before = errors_total()
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(daily_usd=1e-9), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording(daily_usd=1e-9)
         data = request()
         try:
             await budget.async_pre_call_hook(None, None, data, "acompletion")
@@ -130,12 +143,9 @@ def test_a_budget_refusal_is_recorded_with_its_reason_no_cost_no_attempt_and_no_
 
 def test_a_failed_fallback_takes_its_outcome_from_litellms_error_text() -> None:
     async def scenario() -> dict[str, Any]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         data = request()
-        for hook in (budget, records):
-            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        data = await admitted(budget, records, data)
         call = {"litellm_call_id": data["litellm_call_id"], "custom_llm_provider": "anthropic"}
         primary = {
             **call,
@@ -192,9 +202,7 @@ def test_the_record_names_the_caller_auth_identified() -> None:
     from llmstack_gateway.clients import OPERATOR_FIELD
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         caller = UserAPIKeyAuth(api_key="llmstack-operator", metadata={OPERATOR_FIELD: True})
         data = request()
         for hook in (budget, records):
@@ -232,9 +240,7 @@ def answered_with(text: str, cost: float = 0.000001) -> ModelResponse:
 
 def one_plain_record(config: dict[str, Any], data: dict[str, Any], text: str = ANSWER) -> str:
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=config)
+        budget, records, lines = recording(config=config)
         request_data = data
         for hook in (budget, records):
             request_data = await hook.async_pre_call_hook(None, None, request_data, "acompletion")
@@ -352,12 +358,9 @@ def test_a_streamed_answer_is_recorded_as_delivered() -> None:
             yield ModelResponseStream(choices=[StreamingChoices(index=0, delta=Delta(content=piece))])
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=CONTENT_ON)
+        budget, records, lines = recording(config=CONTENT_ON)
         data = {**request(), "stream": True}
-        for hook in (budget, records):
-            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        data = await admitted(budget, records, data)
         # the proxy wraps the stream in the callbacks' order: the budget's inside, the records' outside
         stream = records.async_post_call_streaming_iterator_hook(
             None, budget.async_post_call_streaming_iterator_hook(None, provider(), data), data
@@ -434,9 +437,7 @@ def test_a_route_refusal_is_refused_with_its_reason_and_no_attempt(monkeypatch: 
     before = errors_total()
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         data = request()
         try:
             await ClientAccess(registry).async_pre_call_hook(caller, None, data, "acompletion")
@@ -457,9 +458,7 @@ def test_a_wrong_key_is_refused_as_invalid_key() -> None:
     before = errors_total()
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         nobody = UserAPIKeyAuth(request_route="/v1/chat/completions")
         error = HTTPException(status_code=401, detail="Invalid or missing API key")
         await refused_as_litellm_logs_it(records, budget, request(), error, nobody)
@@ -480,9 +479,7 @@ def test_a_callers_made_up_model_is_cut_in_the_record_and_no_metric_label() -> N
         return {s.labels["group"] for m in metrics.REQUESTS.collect() for s in m.samples}
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         nobody = UserAPIKeyAuth(request_route="/v1/chat/completions")
         error = HTTPException(status_code=401, detail="Invalid or missing API key")
         await refused_as_litellm_logs_it(records, budget, {**request(), "model": made_up}, error, nobody)
@@ -500,12 +497,9 @@ def test_a_provider_rejecting_our_key_is_an_error_of_that_deployment() -> None:
     """A 401 from the provider (LiteLLM's AuthenticationError, litellm/exceptions.py) is no refusal of ours."""
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         data = request()
-        for hook in (budget, records):
-            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        data = await admitted(budget, records, data)
         call = {
             "litellm_call_id": data["litellm_call_id"],
             "custom_llm_provider": "anthropic",
@@ -553,12 +547,9 @@ def test_a_client_gone_before_a_plain_answer_names_the_deployment_that_was_answe
     callbacks): the attempt the client left names the deployment and provider, and the cost is theirs."""
 
     async def scenario() -> list[str]:
-        budget = DailyBudget(settings(), MemoryCounter())
-        lines: list[str] = []
-        records = RequestRecords(write=lines.append, budget=budget, config=REDACTED)
+        budget, records, lines = recording()
         data = request()
-        for hook in (budget, records):
-            data = await hook.async_pre_call_hook(None, None, data, "acompletion")
+        data = await admitted(budget, records, data)
         records.log_pre_api_call(
             "g",
             [],
