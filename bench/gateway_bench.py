@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from measure import percentiles
+from measure import percentiles, print_figures
 
 from infra.catalog import load_stack
 from infra.catalog.models import Budget
@@ -194,9 +194,7 @@ def main() -> None:
         f"one run{' (smoke: one gateway, too few requests for the figures to mean anything)' if args.smoke else ''}; loopback "
         f"phases {args.requests} requests, 200 ms and paced phases {args.slow_requests} requests, 1 worker"
     )
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+    print_figures(rows)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import httpx
-from measure import chat_load, percentile
+from measure import chat_load, percentile, print_figures
 from measure.receivers import Endpoints, Received, receivers_in_a_process
 
 from infra.catalog import StackSpec, load_stack
@@ -194,9 +194,7 @@ def main() -> None:
         f"{received.otlp_request_spans} reached the OTLP collector and {received.langfuse_request_spans} Langfuse, "
         f"{received.refused} exports refused"
     )
-    width = max(len(name) for name, _ in figures)
-    for name, value in figures:
-        print(f"  {name:<{width}}  {value}")
+    print_figures(figures)
 
 
 if __name__ == "__main__":

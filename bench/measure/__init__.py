@@ -42,3 +42,10 @@ def chat_load(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         latencies = list(pool.map(one, range(requests)))
     return requests / (time.perf_counter() - started), latencies
+
+
+def print_figures(rows: list[tuple[str, str]]) -> None:
+    """Each (name, figure) on its own line, the figures in one column."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
