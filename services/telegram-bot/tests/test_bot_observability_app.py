@@ -3,7 +3,6 @@ OTLP collector and a loopback /budget shaped like the gateway's (SQLite: the dat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from bot_harness import ALERTS_SECRET, GATEWAY_KEY, RunningBot, bot_settings, message, start_bot, wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from test_observability import BUDGET, GUARD_REFUSAL
+from test_observability import BUDGET, GUARD_REFUSAL, budget_endpoint
 
 from infra.simulator.loopback import serve
 from infra.simulator.telegram import FakeTelegram
@@ -99,25 +98,15 @@ def test_telegram_errors_are_counted(bot: RunningBot, telegram: FakeTelegram) ->
     assert got[key] == 1
 
 
-def budget_handler(seen: list[str], readers: set[str]) -> type[BaseHTTPRequestHandler]:
+def budget_handler(seen: list[dict[str, str]], readers: set[str]) -> type[BaseHTTPRequestHandler]:
     """/budget as the gateway answers it: 200 for a key that may read it, else 403 with the surface guard's body
     (llmstack_gateway/surface.py; its message from clients.operator_route_refusal)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("authorization", ""))
-            ok = self.headers.get("authorization") in {f"Bearer {key}" for key in readers}
-            payload = json.dumps(BUDGET if ok else GUARD_REFUSAL).encode()
-            self.send_response(200 if ok else 403)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    return Handler
+    return budget_endpoint(
+        lambda authorization: (
+            (200, BUDGET) if authorization in {f"Bearer {key}" for key in readers} else (403, GUARD_REFUSAL)
+        ),
+        seen,
+    )
 
 
 def admin_message(update_id: int, text: str) -> dict[str, Any]:
@@ -125,7 +114,7 @@ def admin_message(update_id: int, text: str) -> dict[str, Any]:
 
 
 def test_spend_in_the_admin_chat(tmp_path: Path, telegram: FakeTelegram) -> None:
-    seen: list[str] = []
+    seen: list[dict[str, str]] = []
     readers: set[str] = set()  # the gateway's read_budget: off, then on
     with serve(budget_handler(seen, readers)) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -147,7 +136,7 @@ def test_spend_in_the_admin_chat(tmp_path: Path, telegram: FakeTelegram) -> None
             assert "spent $0.5000 of $2 (25% of the cap)" in text
             assert "2026-11-30" in text
             # the bot's own client key both times: it holds no other
-            assert seen == [f"Bearer {GATEWAY_KEY}"] * 2
+            assert [request["authorization"] for request in seen] == [f"Bearer {GATEWAY_KEY}"] * 2
             running.post(message(703, USER, "/spend"))  # a private chat is not the admin chat
             wait_for(lambda: bool(telegram.sent(USER)))
             assert telegram.sent(USER)[-1]["text"] == "/spend works in the admin chat only."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -220,12 +220,17 @@ def test_spend_text_shows_today_the_split_and_bars_against_the_cap() -> None:
     assert any(line.startswith("  2026-12-01 " + "█" * 5 + "·" * 15) for line in lines)
 
 
-def budget_server(
-    status: int, body: dict[str, Any], seen: list[dict[str, str]]
+def budget_endpoint(
+    answer: Callable[[str], tuple[int, dict[str, Any]]], seen: list[dict[str, str]]
 ) -> type[BaseHTTPRequestHandler]:
+    """``GET /budget`` as the gateway serves it (llmstack_gateway/budget_api.py): ``answer`` maps the request's
+    ``Authorization`` header to the status and JSON body; each request's path and header are kept in ``seen``."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            seen.append({"path": self.path, "authorization": self.headers.get("authorization", "")})
+            authorization = self.headers.get("authorization", "")
+            seen.append({"path": self.path, "authorization": authorization})
+            status, body = answer(authorization)
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
@@ -237,6 +242,12 @@ def budget_server(
             return None
 
     return Handler
+
+
+def budget_server(
+    status: int, body: dict[str, Any], seen: list[dict[str, str]]
+) -> type[BaseHTTPRequestHandler]:
+    return budget_endpoint(lambda _: (status, body), seen)
 
 
 def test_fetch_budget_sends_the_key_and_reads_the_answer() -> None:
