@@ -22,18 +22,25 @@ def redis_up() -> bool:
         return False
 
 
+@pytest.fixture
+def redis_counter() -> Iterator[tuple[RedisCounter, redis.Redis]]:
+    """A Redis counter with a prefix of its own (its keys deleted afterwards), and a client to read them."""
+    if not redis_up():
+        pytest.skip("needs the Redis on 127.0.0.1:6379")
+    prefix = f"test-totals-{uuid.uuid4().hex[:12]}"
+    client = redis.Redis.from_url(REDIS_URL)
+    yield RedisCounter(REDIS_URL, prefix), client
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
+
+
 @pytest.fixture(params=["memory", "redis"])
 def counter(request: pytest.FixtureRequest) -> Iterator[BudgetCounter]:
     if request.param == "memory":
         yield MemoryCounter()
         return
-    if not redis_up():
-        pytest.skip("needs the Redis on 127.0.0.1:6379")
-    prefix = f"test-totals-{uuid.uuid4().hex[:12]}"
-    yield RedisCounter(REDIS_URL, prefix)
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"*{prefix}*"):
-        client.delete(key)
+    redis_counter, _ = request.getfixturevalue("redis_counter")
+    yield redis_counter
 
 
 async def settle(counter: BudgetCounter, day: str, hold: str, amount: int, **split: str) -> int | None:
@@ -82,53 +89,39 @@ def test_history_keeps_the_order_asked_and_days_without_spend_are_zero(counter: 
     asyncio.run(scenario())
 
 
-def test_client_totals_stored_before_the_operator_was_named_read_as_the_operators() -> None:
+def test_client_totals_stored_before_the_operator_was_named_read_as_the_operators(
+    redis_counter: tuple[RedisCounter, redis.Redis],
+) -> None:
     """Redis kept the master key's spend as ``client:unattributed`` before (issue 12): read, it joins the
     operator's, the name the records give it."""
-    if not redis_up():
-        pytest.skip("needs the Redis on 127.0.0.1:6379")
-    prefix = f"test-totals-{uuid.uuid4().hex[:12]}"
-    counter = RedisCounter(REDIS_URL, prefix)
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        # the hash as the old settle script left it (redis_counter._SETTLE: spent, requests, <dimension>:<name>)
-        client.hset(
-            counter.totals_key("2026-12-01"),
-            mapping={
-                "spent": 10,
-                "requests": 2,
-                "group:g": 10,
-                "provider:p": 10,
-                f"client:{UNATTRIBUTED}": 4,
-                "client:ci": 6,
-            },
-        )
+    counter, client = redis_counter
+    # the hash as the old settle script left it (redis_counter._SETTLE: spent, requests, <dimension>:<name>)
+    client.hset(
+        counter.totals_key("2026-12-01"),
+        mapping={
+            "spent": 10,
+            "requests": 2,
+            "group:g": 10,
+            "provider:p": 10,
+            f"client:{UNATTRIBUTED}": 4,
+            "client:ci": 6,
+        },
+    )
 
-        async def scenario() -> DayTotals:
-            await settle(counter, "2026-12-01", "h", 5, group="g", provider="p", client=OPERATOR_NAME)
-            (totals,) = await counter.history(["2026-12-01"])
-            return totals
+    async def scenario() -> DayTotals:
+        await settle(counter, "2026-12-01", "h", 5, group="g", provider="p", client=OPERATOR_NAME)
+        (totals,) = await counter.history(["2026-12-01"])
+        return totals
 
-        totals = asyncio.run(scenario())
-        assert totals.by_client == {"ci": 6, OPERATOR_NAME: 9}
-        assert sum(totals.by_client.values()) == totals.spent == 15
-    finally:
-        for key in client.scan_iter(f"*{prefix}*"):
-            client.delete(key)
+    totals = asyncio.run(scenario())
+    assert totals.by_client == {"ci": 6, OPERATOR_NAME: 9}
+    assert sum(totals.by_client.values()) == totals.spent == 15
 
 
-def test_redis_keeps_a_days_totals_at_least_31_days() -> None:
-    if not redis_up():
-        pytest.skip("needs the Redis on 127.0.0.1:6379")
-    prefix = f"test-totals-{uuid.uuid4().hex[:12]}"
-    counter = RedisCounter(REDIS_URL, prefix)
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        asyncio.run(settle(counter, "2026-12-01", "h", 5, group="g"))
-        ttl = client.ttl(counter.totals_key("2026-12-01"))
-        assert 31 * 86400 < ttl <= TOTALS_TTL_S
-        # the day's other keys go after two days: the totals are what outlives them
-        assert client.ttl(counter.keys("2026-12-01")[0]) <= 48 * 3600
-    finally:
-        for key in client.scan_iter(f"*{prefix}*"):
-            client.delete(key)
+def test_redis_keeps_a_days_totals_at_least_31_days(redis_counter: tuple[RedisCounter, redis.Redis]) -> None:
+    counter, client = redis_counter
+    asyncio.run(settle(counter, "2026-12-01", "h", 5, group="g"))
+    ttl = client.ttl(counter.totals_key("2026-12-01"))
+    assert 31 * 86400 < ttl <= TOTALS_TTL_S
+    # the day's other keys go after two days: the totals are what outlives them
+    assert client.ttl(counter.keys("2026-12-01")[0]) <= 48 * 3600
